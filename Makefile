@@ -1,0 +1,59 @@
+# Boxoffice: serverless seat reservation. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The dev venv uses Python 3.13 (the Lambda runtime) where the machine has it, else python3.
+BASE_PYTHON ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 python3; do \
+	command -v $$p >/dev/null 2>&1 && { command -v $$p; break; }; done)
+# aws-sam-cli pins its own boto3 and pydantic, so it lives in a tools venv of its own.
+SAM_PYTHON ?= $(shell command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .tools/sam
+SAM := $(SAM_VENV)/bin/sam
+# `sam build` for python3.13 looks for python3.13 on PATH.
+SAM_PATH := $(dir $(BASE_PYTHON)):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help venv lint types unit test sam-check dev bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.stamp: requirements-dev.txt layers/common/requirements.txt pyproject.toml
+	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt -e .
+	@touch $@
+
+venv: $(VENV)/.stamp ## Create the dev venv (done by every target that needs it)
+
+$(SAM_VENV)/.stamp: requirements-sam.txt
+	@test -x $(SAM_VENV)/bin/python || $(SAM_PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q -r requirements-sam.txt
+	@touch $@
+
+lint: $(VENV)/.stamp ## ruff (lint and format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers/common/boxoffice functions local tests bench
+
+unit: $(VENV)/.stamp ## Run pytest only
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+sam-check: $(SAM_VENV)/.stamp $(VENV)/.stamp ## sam validate (+ --lint), cfn-lint and sam build
+	$(SAM) validate --region $(AWS_DEFAULT_REGION)
+	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	PATH="$(SAM_PATH)" $(SAM) build --parallel --cached
+
+test: lint unit sam-check ## Everything CI runs: lint, types, tests and the SAM checks
+
+dev: $(VENV)/.stamp ## Run the system locally (API on http://127.0.0.1:3000)
+	$(PY) -m local
+
+bench: $(VENV)/.stamp ## Run the benchmarks and print their figures
+	$(PY) -m bench
+
+clean: ## Remove venvs, build output and the local data folder
+	rm -rf $(VENV) .tools .aws-sam .local
