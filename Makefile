@@ -3,8 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # The dev venv uses Python 3.13 (the Lambda runtime) where the machine has it, else python3.
-BASE_PYTHON ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 python3; do \
-	command -v $$p >/dev/null 2>&1 && { command -v $$p; break; }; done)
+BASE_PYTHON ?= $(shell for p in $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 python3.13 python3; do \
+	"$$p" -c 'import sys' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 # aws-sam-cli pins its own boto3 and pydantic, so it lives in a tools venv of its own.
 SAM_PYTHON ?= $(shell command -v python3)
 VENV := .venv

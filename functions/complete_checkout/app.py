@@ -1,7 +1,19 @@
-"""Placeholder: replaced by the real handler."""
+"""POST /checkouts/{checkout_id}/complete: pay with the test provider and book."""
 
-from typing import Any
+from aws_lambda_powertools.event_handler import Response
+from boxoffice.http import bearer_token, json_response, make_resolver
+from boxoffice.observability import api_entrypoint
+from boxoffice.runtime import dependencies
+from boxoffice.services import checkouts
+
+app = make_resolver()
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    raise NotImplementedError
+@app.post("/checkouts/<checkout_id>/complete")
+def complete_checkout(checkout_id: str) -> Response[str]:
+    return json_response(
+        checkouts.complete_checkout(dependencies(), checkout_id, bearer_token(app))
+    )
+
+
+lambda_handler = api_entrypoint(app.resolve)

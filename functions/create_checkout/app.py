@@ -1,7 +1,23 @@
-"""Placeholder: replaced by the real handler."""
+"""POST /events/{event_id}/checkouts: hold seats (all or nothing) and join the line."""
 
-from typing import Any
+from http import HTTPStatus
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from boxoffice.http import json_response, make_resolver
+from boxoffice.models.checkouts import CheckoutRequest
+from boxoffice.observability import api_entrypoint
+from boxoffice.runtime import dependencies
+from boxoffice.services import checkouts
+
+app = make_resolver()
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    raise NotImplementedError
+@app.post("/events/<event_id>/checkouts")
+def create_checkout(event_id: str, request: Annotated[CheckoutRequest, Body()]) -> Response[str]:
+    created = checkouts.create_checkout(dependencies(), event_id, request)
+    return json_response(created, HTTPStatus.CREATED)
+
+
+lambda_handler = api_entrypoint(app.resolve)

@@ -1,7 +1,17 @@
-"""Placeholder: replaced by the real handler."""
+"""GET /checkouts/{checkout_id}: a checkout's status, place in line and hold."""
 
-from typing import Any
+from aws_lambda_powertools.event_handler import Response
+from boxoffice.http import bearer_token, json_response, make_resolver
+from boxoffice.observability import api_entrypoint
+from boxoffice.runtime import dependencies
+from boxoffice.services import checkouts
+
+app = make_resolver()
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    raise NotImplementedError
+@app.get("/checkouts/<checkout_id>")
+def get_checkout(checkout_id: str) -> Response[str]:
+    return json_response(checkouts.get_checkout(dependencies(), checkout_id, bearer_token(app)))
+
+
+lambda_handler = api_entrypoint(app.resolve)

@@ -1,7 +1,17 @@
-"""Placeholder: replaced by the real handler."""
+"""GET /events/{event_id}/seats: every seat of an event with its status now."""
 
-from typing import Any
+from aws_lambda_powertools.event_handler import Response
+from boxoffice.http import json_response, make_resolver
+from boxoffice.observability import api_entrypoint
+from boxoffice.runtime import dependencies
+from boxoffice.services import events
+
+app = make_resolver()
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    raise NotImplementedError
+@app.get("/events/<event_id>/seats")
+def list_seats(event_id: str) -> Response[str]:
+    return json_response(events.list_seats(dependencies(), event_id))
+
+
+lambda_handler = api_entrypoint(app.resolve)

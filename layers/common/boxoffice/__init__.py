@@ -1,0 +1,1 @@
+"""Boxoffice: seat holds, metered checkout admission and bookings (the common layer)."""

@@ -1,0 +1,81 @@
+"""Domain errors: a stable code and a message for people. They know nothing of HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "domain_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidRequest(DomainError):
+    code = "invalid_request"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class EventNotFound(DomainError):
+    code = "event_not_found"
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"No event with id {event_id!r}.")
+
+
+class SeatNotFound(DomainError):
+    code = "seat_not_found"
+
+    def __init__(self, seat_ids: Iterable[str]) -> None:
+        ids = sorted(seat_ids)
+        super().__init__(f"This event has no seat(s) {', '.join(ids)}.", seat_ids=ids)
+
+
+class SeatsUnavailable(DomainError):
+    code = "seats_unavailable"
+
+    def __init__(self, seat_ids: Iterable[str]) -> None:
+        ids = sorted(seat_ids)
+        super().__init__(f"Seat(s) {', '.join(ids)} are already taken.", seat_ids=ids)
+
+
+class CheckoutNotFound(DomainError):
+    code = "checkout_not_found"
+
+    def __init__(self, checkout_id: str) -> None:
+        super().__init__(f"No checkout with id {checkout_id!r}.")
+
+
+class NotAdmitted(DomainError):
+    code = "not_admitted"
+
+    def __init__(self) -> None:
+        super().__init__("This checkout is still waiting in line; it cannot be paid yet.")
+
+
+class CheckoutExpired(DomainError):
+    code = "checkout_expired"
+
+
+class CheckoutCompleted(DomainError):
+    code = "checkout_completed"
+
+    def __init__(self) -> None:
+        super().__init__("This checkout is already paid and booked; it cannot be cancelled.")
+
+
+class PoisonMessage(DomainError):
+    """An admission message that can never be processed: retried, then dead-lettered."""
+
+    code = "poison_message"

@@ -1,0 +1,113 @@
+"""HTTP edge: the resolver every API function uses, and the one table of errors to statuses."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import (
+    APIGatewayRestResolver,
+    CORSConfig,
+    Response,
+    content_types,
+)
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel, TypeAdapter
+
+from boxoffice import errors
+from boxoffice.observability import logger
+from boxoffice.settings import Settings
+
+STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
+    errors.InvalidRequest: HTTPStatus.BAD_REQUEST,
+    errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
+    errors.Forbidden: HTTPStatus.FORBIDDEN,
+    errors.EventNotFound: HTTPStatus.NOT_FOUND,
+    errors.SeatNotFound: HTTPStatus.NOT_FOUND,
+    errors.CheckoutNotFound: HTTPStatus.NOT_FOUND,
+    errors.SeatsUnavailable: HTTPStatus.CONFLICT,
+    errors.NotAdmitted: HTTPStatus.CONFLICT,
+    errors.CheckoutExpired: HTTPStatus.CONFLICT,
+    errors.CheckoutCompleted: HTTPStatus.CONFLICT,
+}
+
+CORS = CORSConfig(
+    allow_origin="*",
+    allow_headers=["Authorization", "Content-Type", "x-api-key"],
+    max_age=600,
+)
+
+
+def error_response(status: HTTPStatus, code: str, message: str, **details: Any) -> Response[str]:
+    body = {"error": code, "message": message, **details}
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+    )
+
+
+def json_response(payload: Any, status: HTTPStatus = HTTPStatus.OK) -> Response[str]:
+    if isinstance(payload, BaseModel):
+        body = payload.model_dump_json()
+    else:
+        body = TypeAdapter(type(payload)).dump_json(payload).decode()
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
+
+
+def make_resolver() -> APIGatewayRestResolver:
+    """A REST resolver with request validation and the shared error mapping."""
+    app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
+
+    @app.exception_handler(errors.DomainError)
+    def _domain(error: errors.DomainError) -> Response[str]:
+        status = STATUS_BY_ERROR.get(type(error), HTTPStatus.BAD_REQUEST)
+        logger.info("request refused", extra={"error": error.code, "status": int(status)})
+        return error_response(status, error.code, error.message, **error.details)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response[str]:
+        problems = [_describe(e) for e in error.errors()]
+        if any(e.get("type") == "json_invalid" for e in error.errors()):
+            message = "The request body is not valid JSON."
+        else:
+            message = "Invalid request: " + "; ".join(problems)
+        return error_response(
+            HTTPStatus.BAD_REQUEST, errors.InvalidRequest.code, message, problems=problems
+        )
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return error_response(
+            HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side."
+        )
+
+    return app
+
+
+def bearer_token(app: APIGatewayRestResolver) -> str | None:
+    header = app.current_event.headers.get("authorization") or ""
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def require_admin(app: APIGatewayRestResolver, settings: Settings) -> None:
+    """IAM in AWS (API Gateway has checked the caller); `x-api-key` locally."""
+    if settings.admin_auth_mode == "iam":
+        identity = app.current_event.request_context.identity
+        if not (identity.user_arn or identity.caller):
+            raise errors.Forbidden("This route needs IAM-signed requests.")
+        return
+    key = app.current_event.headers.get("x-api-key")
+    if not key:
+        raise errors.Unauthorized("Send the admin key in the 'x-api-key' header.")
+    if not hmac.compare_digest(key.encode(), settings.admin_api_key.get_secret_value().encode()):
+        raise errors.Forbidden("The admin key is not valid.")

@@ -1,0 +1,1 @@
+"""Request, response and stored shapes (pydantic v2)."""

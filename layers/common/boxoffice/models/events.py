@@ -1,0 +1,95 @@
+"""Events and seats: what an admin sends, and what fans read."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
+
+Text = Annotated[str, Field(min_length=1, max_length=200, strict=True)]
+Label = Annotated[str, Field(min_length=1, max_length=64, strict=True, pattern=r"^\S(.*\S)?$")]
+SeatStatus = Literal["available", "held", "booked"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class SeatSpec(_Strict):
+    seat_id: Label
+    section: Label
+    row: Label
+    number: Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+    price_cents: Annotated[StrictInt, Field(ge=0, le=100_000_000)]
+
+
+class EventSpec(_Strict):
+    """The body of `POST /events`."""
+
+    name: Text
+    venue: Text
+    starts_at: datetime
+    hold_seconds: Annotated[StrictInt, Field(ge=1, le=86_400)] = 600
+    checkout_seconds: Annotated[StrictInt, Field(ge=1, le=86_400)] = 300
+    admission_per_second: Annotated[StrictFloat | StrictInt, Field(gt=0, le=1_000)] = 1
+    seats: Annotated[list[SeatSpec], Field(min_length=1)]
+
+    @field_validator("starts_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @field_validator("seats")
+    @classmethod
+    def _unique_seat_ids(cls, seats: list[SeatSpec]) -> list[SeatSpec]:
+        counts = Counter(seat.seat_id for seat in seats)
+        repeated = sorted(seat_id for seat_id, n in counts.items() if n > 1)
+        if repeated:
+            raise ValueError(f"seat_id must be unique; repeated: {', '.join(repeated)}")
+        return seats
+
+
+class SeatInfo(BaseModel):
+    seat_id: str
+    section: str
+    row: str
+    number: int
+    price_cents: int
+
+
+class SeatView(SeatInfo):
+    status: SeatStatus
+
+
+class EventSummary(BaseModel):
+    id: UUID
+    name: str
+    venue: str
+    starts_at: datetime
+    seats_total: int
+    seats_available: int
+
+
+class Event(EventSummary):
+    """An event with its settings (one row of the events table plus seat counts)."""
+
+    hold_seconds: int
+    checkout_seconds: int
+    admission_per_second: float
+
+
+class RowLayout(BaseModel):
+    row: str
+    seats: list[SeatInfo]
+
+
+class SectionLayout(BaseModel):
+    section: str
+    rows: list[RowLayout]
+
+
+class EventDetail(Event):
+    sections: list[SectionLayout]

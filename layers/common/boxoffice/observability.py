@@ -1,0 +1,38 @@
+"""Logger, tracer and metrics, made once here and shared by every function."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger(service="boxoffice")
+tracer = Tracer(service="boxoffice")
+metrics = Metrics(namespace="BoxOffice", service="boxoffice")
+
+# An invocation that refuses a request records no metric; that is not worth a warning.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+
+__all__ = ["MetricUnit", "entrypoint", "logger", "metrics", "tracer"]
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def entrypoint(handle: Handler, correlation_id_path: str | None = None) -> Handler:
+    """Wrap a Lambda handler with context logging, tracing and metrics flushing.
+
+    Events are never logged whole: they carry tokens.
+    """
+    wrapped = metrics.log_metrics(tracer.capture_lambda_handler(handle, capture_response=False))
+    return logger.inject_lambda_context(
+        wrapped, correlation_id_path=correlation_id_path, log_event=False, clear_state=True
+    )
+
+
+def api_entrypoint(resolve: Handler) -> Handler:
+    return entrypoint(resolve, correlation_paths.API_GATEWAY_REST)

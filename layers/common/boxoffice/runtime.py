@@ -1,0 +1,91 @@
+"""The objects a warm container reuses, built lazily on first use (never at import).
+
+Handlers call `dependencies()`; tests and the local stack may install their own with
+`use()` (a fake clock, a pooled connection source).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+
+from boxoffice.clock import Clock, SystemClock
+from boxoffice.settings import Settings, get_settings
+from boxoffice.stores.admission_queue import AdmissionQueue
+from boxoffice.stores.database import ConnectionSource, LazyConnection, conninfo_from_settings
+from boxoffice.stores.events import EventStore
+from boxoffice.stores.seats import SeatStore
+from boxoffice.stores.sessions import SessionStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_sqs.client import SQSClient
+
+
+@dataclass
+class Dependencies:
+    settings: Settings
+    clock: Clock
+    connection: ConnectionSource
+    events: EventStore
+    seats: SeatStore
+    sessions: SessionStore
+    queue: AdmissionQueue
+
+    @property
+    def max_wait(self) -> timedelta:
+        return timedelta(seconds=self.settings.admission_max_wait_seconds)
+
+
+def build(
+    settings: Settings,
+    connection: ConnectionSource | None = None,
+    clock: Clock | None = None,
+) -> Dependencies:
+    """Wire the stores; AWS clients and the DB connection are created on first use."""
+
+    @cache
+    def dynamodb() -> DynamoDBClient:
+        return boto3.client("dynamodb")
+
+    @cache
+    def sqs() -> SQSClient:
+        return boto3.client("sqs")
+
+    def queue_url() -> str:
+        if not settings.admission_queue_url:
+            raise RuntimeError("ADMISSION_QUEUE_URL is not set")
+        return settings.admission_queue_url
+
+    source = connection or LazyConnection(
+        lambda: conninfo_from_settings(settings), settings.db_connect_timeout_seconds
+    )
+    return Dependencies(
+        settings=settings,
+        clock=clock or SystemClock(),
+        connection=source,
+        events=EventStore(source),
+        seats=SeatStore(source),
+        sessions=SessionStore(settings.sessions_table, dynamodb),
+        queue=AdmissionQueue(queue_url, sqs),
+    )
+
+
+_current: Dependencies | None = None
+
+
+def dependencies() -> Dependencies:
+    global _current
+    if _current is None:
+        _current = build(get_settings())
+    return _current
+
+
+def use(deps: Dependencies | None) -> None:
+    """Install `deps` for this process (None: rebuild from the environment on next use)."""
+    global _current
+    _current = deps

@@ -1,0 +1,1 @@
+"""The domain operations. Each takes its dependencies as an argument."""

@@ -1,0 +1,181 @@
+"""Checkouts: hold seats and join the line, read, cancel, and pay with the test provider."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from uuid import UUID, uuid4
+
+from boxoffice.clock import from_epoch, to_epoch
+from boxoffice.errors import (
+    CheckoutCompleted,
+    CheckoutExpired,
+    CheckoutNotFound,
+    Forbidden,
+    InvalidRequest,
+    NotAdmitted,
+    Unauthorized,
+)
+from boxoffice.ids import parse_uuid
+from boxoffice.models.checkouts import (
+    LIVE_STATUSES,
+    CheckoutCreated,
+    CheckoutRequest,
+    CheckoutView,
+    Session,
+)
+from boxoffice.observability import MetricUnit, logger, metrics
+from boxoffice.runtime import Dependencies
+from boxoffice.services.events import event_or_404
+from boxoffice.stores.admission_queue import AdmissionMessage
+
+TEST_PROVIDER = "test"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def expiry_epoch(now_epoch: float, seconds: int) -> int:
+    """Holds end on a whole second: DynamoDB's TTL and Postgres then agree exactly."""
+    return math.ceil(now_epoch + seconds)
+
+
+def view(session: Session, now_epoch: float, admitted_seq: int = 0) -> CheckoutView:
+    status = session.status_at(now_epoch)
+    position: int | None = None
+    eta: int | None = None
+    if status == "queued":
+        position = max(0, session.seq - admitted_seq - 1)
+        eta = math.ceil(position / session.admission_per_second)
+    elif status == "admitted":
+        position, eta = 0, 0
+    return CheckoutView(
+        checkout_id=session.checkout_id,
+        event_id=session.event_id,
+        status=status,
+        position=position,
+        eta_seconds=eta,
+        created_at=session.created_at,
+        admitted_at=session.admitted_at,
+        expires_at=from_epoch(session.expires_at),
+        seat_ids=session.seat_ids,
+        seats=session.seats,
+        total_cents=sum(seat.price_cents for seat in session.seats),
+    )
+
+
+def create_checkout(deps: Dependencies, event_id: str, request: CheckoutRequest) -> CheckoutCreated:
+    limit = deps.settings.max_seats_per_checkout
+    if len(request.seat_ids) > limit:
+        raise InvalidRequest(f"A checkout may hold at most {limit} seats.", max_seats=limit)
+    event = event_or_404(deps, event_id)
+    now = deps.clock.now()
+    checkout_id = uuid4()
+    expires_at = expiry_epoch(to_epoch(now), event.hold_seconds)
+    hold = deps.seats.hold(event.id, request.seat_ids, checkout_id, from_epoch(expires_at), now)
+    token = secrets.token_urlsafe(32)
+    session = Session(
+        checkout_id=checkout_id,
+        event_id=event.id,
+        seq=hold.seq,
+        status="queued",
+        token_hash=_hash(token),
+        seats=hold.seats,
+        created_at=now,
+        expires_at=expires_at,
+        checkout_seconds=event.checkout_seconds,
+        admission_per_second=event.admission_per_second,
+    )
+    try:
+        deps.sessions.put_new(session)
+        deps.queue.send(AdmissionMessage(checkout_id=checkout_id, event_id=event.id, seq=hold.seq))
+    except Exception:
+        # Nothing half-made survives: without a session and a place in line the hold goes.
+        logger.exception("checkout could not be queued", extra={"checkout_id": str(checkout_id)})
+        deps.sessions.delete(checkout_id)
+        deps.seats.release(event.id, checkout_id)
+        raise
+    metrics.add_metric(name="CheckoutsCreated", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "checkout created",
+        extra={"checkout_id": str(checkout_id), "event_id": str(event.id), "seq": hold.seq},
+    )
+    created = view(session, to_epoch(now), hold.admitted_seq)
+    return CheckoutCreated(**created.model_dump(), token=token)
+
+
+def _authorised(deps: Dependencies, checkout_id: str, token: str | None) -> Session:
+    if not token:
+        raise Unauthorized("Send the checkout's token as 'Authorization: Bearer <token>'.")
+    parsed = parse_uuid(checkout_id)
+    session = deps.sessions.get(parsed) if parsed else None
+    if session is None:
+        raise CheckoutNotFound(checkout_id)
+    if not hmac.compare_digest(session.token_hash, _hash(token)):
+        raise Forbidden("This token does not belong to this checkout.")
+    return session
+
+
+def _current_view(deps: Dependencies, session: Session) -> CheckoutView:
+    now_epoch = to_epoch(deps.clock.now())
+    admitted_seq = (
+        deps.events.admitted_seq(session.event_id)
+        if session.status_at(now_epoch) == "queued"
+        else 0
+    )
+    return view(session, now_epoch, admitted_seq)
+
+
+def _reload(deps: Dependencies, checkout_id: UUID) -> Session:
+    session = deps.sessions.get(checkout_id)
+    if session is None:
+        raise CheckoutNotFound(str(checkout_id))
+    return session
+
+
+def get_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> CheckoutView:
+    return _current_view(deps, _authorised(deps, checkout_id, token))
+
+
+def cancel_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> CheckoutView:
+    """Release the seats and end the session; cancelling twice is harmless."""
+    session = _authorised(deps, checkout_id, token)
+    if session.status == "completed":
+        raise CheckoutCompleted()
+    if session.status in LIVE_STATUSES:
+        _, booked = deps.seats.release(session.event_id, session.checkout_id)
+        if booked:
+            raise CheckoutCompleted()
+        if deps.sessions.transition(session.checkout_id, "cancelled", LIVE_STATUSES):
+            logger.info("checkout cancelled", extra={"checkout_id": checkout_id})
+            metrics.add_metric(name="CheckoutsCancelled", unit=MetricUnit.Count, value=1)
+        session = _reload(deps, session.checkout_id)
+        if session.status == "completed":
+            raise CheckoutCompleted()
+    return _current_view(deps, session)
+
+
+def complete_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> CheckoutView:
+    """Pay with the built-in test provider and book the seats; idempotent."""
+    session = _authorised(deps, checkout_id, token)
+    now = deps.clock.now()
+    status = session.status_at(to_epoch(now))
+    if status == "completed":
+        return _current_view(deps, session)
+    if status == "queued":
+        raise NotAdmitted()
+    if status != "admitted":
+        raise CheckoutExpired(f"This checkout is {status}; nothing was booked.", status=status)
+    total = sum(seat.price_cents for seat in session.seats)
+    deps.seats.book(
+        session.event_id, session.checkout_id, session.seat_ids, total, TEST_PROVIDER, now
+    )
+    deps.sessions.transition(
+        session.checkout_id, "completed", {"admitted", "completed"}, sets={"completed_at": now}
+    )
+    logger.info("checkout completed", extra={"checkout_id": checkout_id})
+    metrics.add_metric(name="CheckoutsCompleted", unit=MetricUnit.Count, value=1)
+    return _current_view(deps, _reload(deps, session.checkout_id))

@@ -1,0 +1,67 @@
+"""Creating events and reading them with their seat map."""
+
+from __future__ import annotations
+
+from itertools import groupby
+from uuid import uuid4
+
+from boxoffice.errors import EventNotFound, InvalidRequest
+from boxoffice.ids import parse_uuid
+from boxoffice.models.events import (
+    Event,
+    EventDetail,
+    EventSpec,
+    RowLayout,
+    SeatInfo,
+    SeatView,
+    SectionLayout,
+)
+from boxoffice.observability import logger
+from boxoffice.runtime import Dependencies
+
+
+def event_or_404(deps: Dependencies, event_id: str) -> Event:
+    parsed = parse_uuid(event_id)
+    event = deps.events.get(parsed, deps.clock.now()) if parsed else None
+    if event is None:
+        raise EventNotFound(event_id)
+    return event
+
+
+def _layout(seats: list[SeatView]) -> list[SectionLayout]:
+    sections = []
+    for section, in_section in groupby(seats, key=lambda s: s.section):
+        rows = [
+            RowLayout(
+                row=row, seats=[SeatInfo.model_validate(s, from_attributes=True) for s in in_row]
+            )
+            for row, in_row in groupby(in_section, key=lambda s: s.row)
+        ]
+        sections.append(SectionLayout(section=section, rows=rows))
+    return sections
+
+
+def create_event(deps: Dependencies, spec: EventSpec) -> EventDetail:
+    if len(spec.seats) > deps.settings.max_seats_per_event:
+        raise InvalidRequest(
+            f"An event may have at most {deps.settings.max_seats_per_event} seats."
+        )
+    event_id = uuid4()
+    deps.events.create(event_id, spec)
+    logger.info("event created", extra={"event_id": str(event_id), "seats": len(spec.seats)})
+    return get_event(deps, str(event_id))
+
+
+def list_events(deps: Dependencies) -> list[Event]:
+    return deps.events.all(deps.clock.now())
+
+
+def get_event(deps: Dependencies, event_id: str) -> EventDetail:
+    event = event_or_404(deps, event_id)
+    seats = deps.events.seats(event.id, deps.clock.now())
+    return EventDetail(**event.model_dump(), sections=_layout(seats))
+
+
+def list_seats(deps: Dependencies, event_id: str) -> list[SeatView]:
+    event = event_or_404(deps, event_id)
+    return deps.events.seats(event.id, deps.clock.now())

@@ -1,0 +1,37 @@
+"""Configuration from the environment, read once per container through pydantic-settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    # Postgres: a full URL locally; in AWS the RDS Proxy host plus a Secrets Manager secret.
+    database_url: SecretStr | None = None
+    db_host: str | None = None
+    db_port: int = 5432
+    db_name: str = "boxoffice"
+    db_secret_arn: str | None = None
+    db_connect_timeout_seconds: int = 5
+
+    sessions_table: str = "boxoffice-sessions"
+    admission_queue_url: str | None = None
+
+    # In AWS the admin route is IAM-authorised by API Gateway; locally it takes x-api-key.
+    admin_auth_mode: Literal["iam", "api_key"] = "api_key"
+    admin_api_key: SecretStr = SecretStr("local-admin-key")
+
+    max_seats_per_checkout: int = Field(default=10, ge=1, le=100)
+    max_seats_per_event: int = Field(default=20_000, ge=1)
+    admission_max_wait_seconds: float = Field(default=20.0, ge=0)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

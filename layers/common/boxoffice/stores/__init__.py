@@ -1,0 +1,1 @@
+"""Persistence: Postgres (events, seats, orders), DynamoDB (sessions), SQS (admission)."""

@@ -1,0 +1,43 @@
+"""The SQS FIFO admission queue: one message group per event, deduplicated per checkout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+
+# SQS allows a message to stay invisible for at most 12 hours.
+MAX_VISIBILITY_SECONDS = 43_200
+
+
+class AdmissionMessage(BaseModel):
+    checkout_id: UUID
+    event_id: UUID
+    seq: int
+
+
+class AdmissionQueue:
+    def __init__(self, queue_url: Callable[[], str], client: Callable[[], SQSClient]) -> None:
+        self._queue_url = queue_url
+        self._client = client
+
+    def send(self, message: AdmissionMessage) -> None:
+        self._client().send_message(
+            QueueUrl=self._queue_url(),
+            MessageBody=message.model_dump_json(),
+            MessageGroupId=str(message.event_id),
+            MessageDeduplicationId=str(message.checkout_id),
+        )
+
+    def come_back_in(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again after `seconds`."""
+        self._client().change_message_visibility(
+            QueueUrl=self._queue_url(),
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=max(0, min(seconds, MAX_VISIBILITY_SECONDS)),
+        )

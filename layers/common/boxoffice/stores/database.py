@@ -1,0 +1,62 @@
+"""The Postgres connection: lazy, one per warm container, re-opened when broken."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from boxoffice.settings import Settings
+
+Connection = psycopg.Connection[Any]
+ConnectionSource = Callable[[], AbstractContextManager[Connection]]
+
+
+class LazyConnection:
+    """A `ConnectionSource` holding a single autocommit connection.
+
+    Lambda runs one invocation at a time per container, so one connection is enough;
+    it is opened on first use (never at import) and replaced if the last use broke it.
+    """
+
+    def __init__(self, conninfo: Callable[[], str], connect_timeout: int = 5) -> None:
+        self._conninfo = conninfo
+        self._connect_timeout = connect_timeout
+        self._conn: Connection | None = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[Connection]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(
+                self._conninfo(), autocommit=True, connect_timeout=self._connect_timeout
+            )
+        yield self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def conninfo_from_settings(settings: Settings) -> str:
+    """A full URL when given (local, tests); else RDS Proxy host + Secrets Manager secret."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    if not (settings.db_host and settings.db_secret_arn):
+        raise RuntimeError("Set DATABASE_URL, or DB_HOST and DB_SECRET_ARN, to reach Postgres")
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    secret = get_secret(settings.db_secret_arn, transform="json", max_age=300)
+    if not isinstance(secret, dict):
+        raise RuntimeError("The database secret must be a JSON object with username and password")
+    return make_conninfo(
+        host=settings.db_host,
+        port=settings.db_port,
+        dbname=settings.db_name,
+        user=secret["username"],
+        password=secret["password"],
+        sslmode="require",
+    )

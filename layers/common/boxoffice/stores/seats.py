@@ -1,0 +1,190 @@
+"""Seat state in Postgres: holds, renewals, releases and bookings.
+
+Every change is a conditional write: a seat is taken only while it is available or its
+hold has passed, and released or booked only by its holder. Multi-seat changes lock their
+rows first in one global order (event, seat) so overlapping requests queue instead of
+deadlocking, and commit all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from psycopg.rows import dict_row
+
+from boxoffice.errors import CheckoutExpired, SeatNotFound, SeatsUnavailable
+from boxoffice.models.events import SeatInfo
+from boxoffice.stores.database import Connection, ConnectionSource
+
+
+@dataclass(frozen=True)
+class Hold:
+    seats: list[SeatInfo]
+    seq: int  # this checkout's place in its event's line
+    admitted_seq: int  # the place the admission consumer has passed so far
+
+
+@dataclass(frozen=True)
+class Released:
+    event_id: UUID
+    checkout_id: UUID
+    seat_ids: list[str]
+
+
+def _lock_checkout_seats(conn: Connection, event_id: UUID, checkout_id: UUID) -> list[str]:
+    rows = conn.execute(
+        "SELECT seat_id FROM seats WHERE event_id = %s AND checkout_id = %s"
+        " ORDER BY seat_id FOR UPDATE",
+        (event_id, checkout_id),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+class SeatStore:
+    def __init__(self, connection: ConnectionSource) -> None:
+        self._connection = connection
+
+    def hold(
+        self,
+        event_id: UUID,
+        seat_ids: Sequence[str],
+        checkout_id: UUID,
+        held_until: datetime,
+        now: datetime,
+    ) -> Hold:
+        """Hold every listed seat for `checkout_id`, or none; give the checkout its place."""
+        wanted = sorted(set(seat_ids))
+        with self._connection() as conn, conn.transaction():
+            found = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT seat_id FROM seats WHERE event_id = %s AND seat_id = ANY(%s)"
+                    " ORDER BY seat_id FOR UPDATE",
+                    (event_id, wanted),
+                )
+            }
+            missing = set(wanted) - found
+            if missing:
+                raise SeatNotFound(missing)
+            with conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(
+                    "UPDATE seats SET status = 'held', checkout_id = %(checkout)s,"
+                    " held_until = %(until)s"
+                    " WHERE event_id = %(event)s AND seat_id = ANY(%(ids)s)"
+                    " AND (status = 'available' OR (status = 'held' AND held_until <= %(now)s))"
+                    " RETURNING seat_id, section, row_label AS row, number, price_cents",
+                    {
+                        "checkout": checkout_id,
+                        "until": held_until,
+                        "event": event_id,
+                        "ids": wanted,
+                        "now": now,
+                    },
+                )
+                held = {row["seat_id"]: SeatInfo.model_validate(row) for row in cur.fetchall()}
+            if len(held) != len(wanted):
+                # Leaving the block by exception rolls back the seats this statement took.
+                raise SeatsUnavailable(set(wanted) - set(held))
+            place = conn.execute(
+                "UPDATE events SET checkout_seq = checkout_seq + 1 WHERE id = %s"
+                " RETURNING checkout_seq, admitted_seq",
+                (event_id,),
+            ).fetchone()
+            assert place is not None  # the seats exist, so their event does
+        return Hold(seats=[held[s] for s in seat_ids], seq=place[0], admitted_seq=place[1])
+
+    def renew(self, event_id: UUID, checkout_id: UUID, held_until: datetime, now: datetime) -> int:
+        """Extend this checkout's live holds to `held_until`; return how many were extended."""
+        with self._connection() as conn, conn.transaction():
+            _lock_checkout_seats(conn, event_id, checkout_id)
+            cur = conn.execute(
+                "UPDATE seats SET held_until = %s WHERE event_id = %s AND checkout_id = %s"
+                " AND status = 'held' AND held_until > %s",
+                (held_until, event_id, checkout_id, now),
+            )
+            return cur.rowcount
+
+    def release(self, event_id: UUID, checkout_id: UUID) -> tuple[list[str], list[str]]:
+        """Free the seats this checkout holds; return (released, booked) seat ids."""
+        with self._connection() as conn, conn.transaction():
+            _lock_checkout_seats(conn, event_id, checkout_id)
+            released = conn.execute(
+                "UPDATE seats SET status = 'available', checkout_id = NULL, held_until = NULL"
+                " WHERE event_id = %s AND checkout_id = %s AND status = 'held'"
+                " RETURNING seat_id",
+                (event_id, checkout_id),
+            ).fetchall()
+            booked = conn.execute(
+                "SELECT seat_id FROM seats WHERE event_id = %s AND checkout_id = %s"
+                " AND status = 'booked' ORDER BY seat_id",
+                (event_id, checkout_id),
+            ).fetchall()
+        return sorted(r[0] for r in released), [r[0] for r in booked]
+
+    def release_if_expired(self, event_id: UUID, checkout_id: UUID, now: datetime) -> list[str]:
+        """Free this checkout's holds that have passed their time (never a live one)."""
+        with self._connection() as conn, conn.transaction():
+            _lock_checkout_seats(conn, event_id, checkout_id)
+            rows = conn.execute(
+                "UPDATE seats SET status = 'available', checkout_id = NULL, held_until = NULL"
+                " WHERE event_id = %s AND checkout_id = %s AND status = 'held'"
+                " AND held_until <= %s RETURNING seat_id",
+                (event_id, checkout_id, now),
+            ).fetchall()
+        return sorted(r[0] for r in rows)
+
+    def release_expired(self, now: datetime, limit: int = 5_000) -> list[Released]:
+        """Free up to `limit` holds past their time, skipping rows others have locked."""
+        with self._connection() as conn, conn.transaction():
+            rows = conn.execute(
+                "WITH doomed AS ("
+                " SELECT event_id, seat_id, checkout_id FROM seats"
+                " WHERE status = 'held' AND held_until <= %(now)s"
+                " ORDER BY event_id, seat_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+                " UPDATE seats s SET status = 'available', checkout_id = NULL, held_until = NULL"
+                " FROM doomed d WHERE s.event_id = d.event_id AND s.seat_id = d.seat_id"
+                " RETURNING d.event_id, d.checkout_id, d.seat_id",
+                {"now": now, "limit": limit},
+            ).fetchall()
+        grouped: dict[tuple[UUID, UUID], list[str]] = {}
+        for event_id, checkout_id, seat_id in rows:
+            grouped.setdefault((event_id, checkout_id), []).append(seat_id)
+        return [Released(e, c, sorted(s)) for (e, c), s in sorted(grouped.items())]
+
+    def book(
+        self,
+        event_id: UUID,
+        checkout_id: UUID,
+        seat_ids: Sequence[str],
+        amount_cents: int,
+        provider: str,
+        now: datetime,
+    ) -> bool:
+        """Book the checkout's seats and record its order; True if this call booked them.
+
+        Idempotent on the checkout: when its order exists, the seats are already booked.
+        Raises CheckoutExpired when any of its holds has lapsed or was released.
+        """
+        wanted = sorted(set(seat_ids))
+        with self._connection() as conn, conn.transaction():
+            _lock_checkout_seats(conn, event_id, checkout_id)
+            inserted = conn.execute(
+                "INSERT INTO orders (checkout_id, event_id, seat_ids, amount_cents,"
+                " payment_provider) VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT (checkout_id) DO NOTHING",
+                (checkout_id, event_id, wanted, amount_cents, provider),
+            ).rowcount
+            if not inserted:
+                return False
+            booked = conn.execute(
+                "UPDATE seats SET status = 'booked', held_until = NULL"
+                " WHERE event_id = %s AND seat_id = ANY(%s) AND checkout_id = %s"
+                " AND status = 'held' AND held_until > %s",
+                (event_id, wanted, checkout_id, now),
+            ).rowcount
+            if booked != len(wanted):
+                raise CheckoutExpired("The hold on these seats has expired; nothing was booked.")
+        return True

@@ -1,0 +1,112 @@
+"""Checkout sessions in DynamoDB, one item per checkout, expired by TTL on `expires_at`.
+
+Every status change is a conditional update, so a duplicate or late request changes
+state at most once and never revives a session that ended.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from boxoffice.models.checkouts import Session, StoredStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def to_item(session: Session) -> dict[str, Any]:
+    """The session in DynamoDB's attribute-value form."""
+    plain = json.loads(session.model_dump_json(exclude_none=True), parse_float=Decimal)
+    return {name: _serializer.serialize(value) for name, value in plain.items()}
+
+
+def from_item(item: dict[str, Any]) -> Session:
+    return Session.model_validate({k: _deserializer.deserialize(v) for k, v in item.items()})
+
+
+class SessionStore:
+    def __init__(self, table_name: str, client: Callable[[], DynamoDBClient]) -> None:
+        self._table_name = table_name
+        self._client = client
+
+    def _key(self, checkout_id: UUID) -> dict[str, Any]:
+        return {"checkout_id": {"S": str(checkout_id)}}
+
+    def put_new(self, session: Session) -> None:
+        self._client().put_item(
+            TableName=self._table_name,
+            Item=to_item(session),
+            ConditionExpression="attribute_not_exists(checkout_id)",
+        )
+
+    def get(self, checkout_id: UUID) -> Session | None:
+        found = self._client().get_item(
+            TableName=self._table_name, Key=self._key(checkout_id), ConsistentRead=True
+        )
+        return from_item(found["Item"]) if "Item" in found else None
+
+    def delete(self, checkout_id: UUID) -> None:
+        self._client().delete_item(TableName=self._table_name, Key=self._key(checkout_id))
+
+    def transition(
+        self,
+        checkout_id: UUID,
+        to: StoredStatus,
+        from_statuses: Iterable[StoredStatus],
+        *,
+        live_at: float | None = None,
+        expired_at: float | None = None,
+        sets: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move the session to `to` if its status is one of `from_statuses`.
+
+        `live_at` also requires expires_at > that epoch; `expired_at` requires <= it.
+        Returns False, changing nothing, when the condition does not hold.
+        """
+        names = {"#status": "status"}
+        values: dict[str, Any] = {":to": to}
+        allowed = []
+        for i, status in enumerate(sorted(set(from_statuses))):
+            values[f":from{i}"] = status
+            allowed.append(f":from{i}")
+        condition = f"attribute_exists(checkout_id) AND #status IN ({', '.join(allowed)})"
+        if live_at is not None:
+            values[":now"] = Decimal(repr(live_at))
+            condition += " AND expires_at > :now"
+        if expired_at is not None:
+            values[":now"] = Decimal(repr(expired_at))
+            condition += " AND expires_at <= :now"
+        updates = ["#status = :to"]
+        for i, (name, value) in enumerate((sets or {}).items()):
+            names[f"#f{i}"] = name
+            values[f":v{i}"] = value.isoformat() if isinstance(value, datetime) else value
+            updates.append(f"#f{i} = :v{i}")
+        try:
+            self._client().update_item(
+                TableName=self._table_name,
+                Key=self._key(checkout_id),
+                UpdateExpression="SET " + ", ".join(updates),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={k: _serializer.serialize(v) for k, v in values.items()},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True

@@ -1,0 +1,150 @@
+"""A real Postgres cluster on loopback, started from the machine's binaries.
+
+Used by the test suite (throwaway, fsync off) and by the local stack (kept in a
+git-ignored folder). Postgres refuses to run as root, so when we are root the
+cluster belongs to the `postgres` user and its commands run through `runuser`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+SUPERUSER = "postgres"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    if not candidates:
+        raise RuntimeError(f"Postgres binary {name!r} not found on PATH or in /usr/lib/postgresql")
+    return candidates[0]
+
+
+def _run_as_owner() -> list[str]:
+    """The prefix that runs a command as the cluster's owner."""
+    if os.geteuid() != 0:
+        return []
+    return ["runuser", "-u", SUPERUSER, "--"]
+
+
+def _chown_to_owner(path: Path) -> None:
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(SUPERUSER)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+@dataclass
+class PostgresCluster:
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    fsync: bool = True
+    max_connections: int = 300
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
+
+    def initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def init(self) -> None:
+        if self.initialised():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _chown_to_owner(self.data_dir)
+        subprocess.run(
+            [
+                *_run_as_owner(),
+                _binary("initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        self.init()
+        self.log_file.touch()
+        _chown_to_owner(self.log_file)
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+            f"-c max_connections={self.max_connections} -c fsync={'on' if self.fsync else 'off'} "
+            f"-c synchronous_commit={'on' if self.fsync else 'off'} "
+            f"-c full_page_writes={'on' if self.fsync else 'off'}"
+        )
+        subprocess.run(
+            [
+                *_run_as_owner(),
+                _binary("pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(self.url(), connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if not (self.data_dir / "postmaster.pid").exists():
+            return
+        subprocess.run(
+            [*_run_as_owner(), _binary("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "stop"],
+            check=False,
+            capture_output=True,
+        )
+
+    def ensure_database(self, dbname: str) -> str:
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
+            ).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        return self.url(dbname)

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+import boto3
+
+from tests.support import api_event, invoke
+
+
+def hold(event_id: UUID, seat_ids: list[str]) -> tuple[int, dict]:
+    return invoke(
+        "create_checkout",
+        api_event("create_checkout", event_id=str(event_id), body={"seat_ids": seat_ids}),
+    )
+
+
+def test_holds_seats_and_joins_the_line(deps, make_event, aws):
+    event_id = make_event()
+    status, body = hold(event_id, ["A-1-2", "A-1-1"])
+    assert status == 201
+    assert body["status"] == "queued"
+    assert body["position"] == 0
+    assert body["seat_ids"] == ["A-1-2", "A-1-1"]
+    assert [s["seat_id"] for s in body["seats"]] == ["A-1-2", "A-1-1"]
+    assert body["token"]
+    assert UUID(body["checkout_id"])
+    message = boto3.client("sqs").receive_message(
+        QueueUrl=aws.queue_url, AttributeNames=["MessageGroupId"]
+    )["Messages"][0]
+    assert message["Attributes"]["MessageGroupId"] == str(event_id)
+    assert body["checkout_id"] in message["Body"]
+
+
+def test_second_fan_gets_409_naming_the_taken_seats(deps, make_event):
+    event_id = make_event()
+    assert hold(event_id, ["A-1-1", "A-1-2"])[0] == 201
+    status, body = hold(event_id, ["A-1-3", "A-1-2", "A-1-1"])
+    assert status == 409
+    assert body["error"] == "seats_unavailable"
+    assert body["seat_ids"] == ["A-1-1", "A-1-2"]
+    # all or nothing: the free seat asked for alongside was not held
+    assert hold(event_id, ["A-1-3"])[0] == 201
+
+
+def test_positions_count_people_ahead(deps, make_event):
+    event_id = make_event()
+    positions = [hold(event_id, [f"A-1-{n}"])[1]["position"] for n in (1, 2, 3)]
+    assert positions == [0, 1, 2]
+
+
+def test_unknown_event_and_seat_are_404(deps, make_event):
+    event_id = make_event()
+    status, body = hold(UUID(int=7), ["A-1-1"])
+    assert (status, body["error"]) == (404, "event_not_found")
+    status, body = hold(event_id, ["A-1-1", "Z-9-9"])
+    assert (status, body["error"], body["seat_ids"]) == (404, "seat_not_found", ["Z-9-9"])
+
+
+def test_bad_bodies_are_400(deps, make_event):
+    event_id = str(make_event())
+    bad = [
+        {"seat_ids": []},
+        {"seat_ids": ["A-1-1", "A-1-1"]},
+        {"seat_ids": "A-1-1"},
+        {"seat_ids": [1, 2]},
+        {"seat_ids": [None]},
+        {"seats": ["A-1-1"]},
+        {"seat_ids": ["A-1-1"], "extra": True},
+        {"seat_ids": [f"A-1-{n}" for n in range(1, 12)]},
+        [],
+        "A-1-1",
+    ]
+    for body in bad:
+        status, answer = invoke(
+            "create_checkout", api_event("create_checkout", event_id=event_id, body=body)
+        )
+        assert status == 400, body
+        assert answer["error"] == "invalid_request"
+        assert answer["message"]
+    for raw in ("{not json", "", "null"):
+        status, answer = invoke(
+            "create_checkout", api_event("create_checkout", event_id=event_id, raw_body=raw)
+        )
+        assert status == 400, raw
+        assert answer["error"] == "invalid_request"

@@ -1,0 +1,135 @@
+"""Test helpers shared by every suite: a fake clock, API events from events/, invariants."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from boxoffice.models.events import EventSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+PLACEHOLDER_EVENT = "11111111-1111-4111-8111-111111111111"
+PLACEHOLDER_CHECKOUT = "22222222-2222-4222-8222-222222222222"
+
+
+class FakeClock:
+    """A clock the test moves; `sleep` advances it instead of waiting."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+        self._lock = threading.Lock()
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            if seconds > 0:
+                self._now += timedelta(seconds=seconds)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+
+
+@dataclass
+class LambdaContext:
+    """The fields of the Lambda context object that Powertools reads."""
+
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    remaining_ms: int = 30_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def load_event(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return loaded
+
+
+def api_event(
+    name: str,
+    *,
+    event_id: str | None = None,
+    checkout_id: str | None = None,
+    body: Any = None,
+    raw_body: str | None = None,
+    token: str | None = None,
+    headers: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """events/<name>.json with ids, body and headers filled in for this test."""
+    event = copy.deepcopy(load_event(name))
+    text = json.dumps(event)
+    if event_id is not None:
+        text = text.replace(PLACEHOLDER_EVENT, event_id)
+    if checkout_id is not None:
+        text = text.replace(PLACEHOLDER_CHECKOUT, checkout_id)
+    event = json.loads(text)
+    if body is not None:
+        event["body"] = json.dumps(body)
+    if raw_body is not None:
+        event["body"] = raw_body
+    event["headers"] = dict(event.get("headers") or {})
+    if token is not None:
+        event["headers"]["Authorization"] = f"Bearer {token}"
+    for key, value in (headers or {}).items():
+        if value is None:
+            event["headers"].pop(key, None)
+        else:
+            event["headers"][key] = value
+    event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    return event
+
+
+def invoke(name: str, event: dict[str, Any]) -> tuple[int, Any]:
+    """Run functions/<name>/app.py's handler; return (status, decoded JSON body)."""
+    handler = import_module(f"functions.{name}.app").lambda_handler
+    result = handler(event, LambdaContext(function_name=name))
+    body = result.get("body")
+    return result["statusCode"], json.loads(body) if body else None
+
+
+def event_spec(
+    seats: int = 12,
+    *,
+    hold_seconds: int = 600,
+    checkout_seconds: int = 300,
+    admission_per_second: float = 1,
+    name: str | None = None,
+) -> EventSpec:
+    per_row = 6
+    return EventSpec.model_validate(
+        {
+            "name": name or f"Event {uuid4().hex[:6]}",
+            "venue": "Main Hall",
+            "starts_at": "2031-06-01T19:30:00Z",
+            "hold_seconds": hold_seconds,
+            "checkout_seconds": checkout_seconds,
+            "admission_per_second": admission_per_second,
+            "seats": [
+                {
+                    "seat_id": f"A-{i // per_row + 1}-{i % per_row + 1}",
+                    "section": "A",
+                    "row": str(i // per_row + 1),
+                    "number": i % per_row + 1,
+                    "price_cents": 2500 + 500 * (i // per_row),
+                }
+                for i in range(seats)
+            ],
+        }
+    )
