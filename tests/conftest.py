@@ -13,14 +13,14 @@ from uuid import UUID
 import boto3
 import psycopg
 import pytest
+from moto import mock_aws
+from psycopg_pool import ConnectionPool
+
 from boxoffice import runtime
 from boxoffice.models.events import EventSpec
 from boxoffice.runtime import Dependencies
 from boxoffice.settings import Settings
 from boxoffice.stores.migrate import migrate
-from moto import mock_aws
-from psycopg_pool import ConnectionPool
-
 from local import template
 from local.postgres import PostgresCluster
 from tests.support import FakeClock, event_spec
@@ -120,6 +120,7 @@ def settings(database_url: str, aws: Aws) -> Settings:
         database_url=database_url,
         sessions_table=aws.table,
         admission_queue_url=aws.queue_url,
+        admission_dlq_url=aws.dlq_url,
         admin_auth_mode="api_key",
         admin_api_key="test-admin-key",
     )

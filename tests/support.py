@@ -133,3 +133,100 @@ def event_spec(
             ],
         }
     )
+
+
+def hold(event_id: object, seat_ids: list[str]) -> tuple[int, Any]:
+    """POST /events/{event_id}/checkouts through its handler."""
+    return invoke(
+        "create_checkout",
+        api_event("create_checkout", event_id=str(event_id), body={"seat_ids": seat_ids}),
+    )
+
+
+def on_checkout(name: str, checkout_id: str, token: str | None) -> tuple[int, Any]:
+    """GET, DELETE or complete a checkout through its handler, with its bearer token."""
+    event = api_event(name, checkout_id=checkout_id, headers={"Authorization": None})
+    if token is not None:
+        event = api_event(name, checkout_id=checkout_id, token=token)
+    return invoke(name, event)
+
+
+def sqs_lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """Messages from ReceiveMessage in the shape Lambda's SQS event source delivers."""
+    records = []
+    for message in messages:
+        attributes = message.get("Attributes", {})
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+                    "SentTimestamp": attributes.get("SentTimestamp", "0"),
+                    "SenderId": attributes.get("SenderId", "AIDAEXAMPLE"),
+                    "ApproximateFirstReceiveTimestamp": attributes.get(
+                        "ApproximateFirstReceiveTimestamp", "0"
+                    ),
+                    "MessageGroupId": attributes.get("MessageGroupId", ""),
+                    "MessageDeduplicationId": attributes.get("MessageDeduplicationId", ""),
+                    "SequenceNumber": attributes.get("SequenceNumber", "0"),
+                },
+                "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+        )
+    return {"Records": records}
+
+
+def receive(queue_url: str, max_messages: int = 10) -> list[dict[str, Any]]:
+    import boto3
+
+    answer = boto3.client("sqs").receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=max_messages,
+        AttributeNames=["All"],
+        MessageSystemAttributeNames=["All"],
+    )
+    return list(answer.get("Messages", []))
+
+
+def consume_once(queue_url: str, remaining_ms: int = 30_000) -> tuple[int, set[str]]:
+    """One poll of the admission queue, as Lambda's event source mapping does it.
+
+    Receives a batch, runs the consumer, deletes what it did not report as failed.
+    Returns (messages received, ids reported failed).
+    """
+    import boto3
+
+    sqs = boto3.client("sqs")
+    messages = receive(queue_url)
+    if not messages:
+        return 0, set()
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    handler = import_module("functions.admit_checkouts.app").lambda_handler
+    result = handler(
+        sqs_lambda_event(messages, arn),
+        LambdaContext(function_name="admit_checkouts", remaining_ms=remaining_ms),
+    )
+    failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
+    for message in messages:
+        if message["MessageId"] not in failed:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return len(messages), failed
+
+
+def consume_all(queue_url: str, rounds: int = 100) -> int:
+    """Poll until the queue gives nothing more; return the messages handled."""
+    handled = 0
+    for _ in range(rounds):
+        received, failed = consume_once(queue_url)
+        if not received:
+            return handled
+        handled += received - len(failed)
+    raise AssertionError("the admission queue did not drain")

@@ -1,6 +1,7 @@
 """DELETE /checkouts/{checkout_id}: cancel and release the seats."""
 
 from aws_lambda_powertools.event_handler import Response
+
 from boxoffice.http import bearer_token, json_response, make_resolver
 from boxoffice.observability import api_entrypoint
 from boxoffice.runtime import dependencies

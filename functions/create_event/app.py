@@ -5,6 +5,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
+
 from boxoffice.http import json_response, make_resolver, require_admin
 from boxoffice.models.events import EventSpec
 from boxoffice.observability import api_entrypoint

@@ -1,6 +1,7 @@
 """GET /checkouts/{checkout_id}: a checkout's status, place in line and hold."""
 
 from aws_lambda_powertools.event_handler import Response
+
 from boxoffice.http import bearer_token, json_response, make_resolver
 from boxoffice.observability import api_entrypoint
 from boxoffice.runtime import dependencies

@@ -1,6 +1,7 @@
 """GET /events/{event_id}/seats: every seat of an event with its status now."""
 
 from aws_lambda_powertools.event_handler import Response
+
 from boxoffice.http import json_response, make_resolver
 from boxoffice.observability import api_entrypoint
 from boxoffice.runtime import dependencies

@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from boxoffice.observability import entrypoint, logger
 from boxoffice.runtime import dependencies
 from boxoffice.stores.migrate import migrate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
@@ -20,19 +20,23 @@ warnings.filterwarnings("ignore", "No application metrics to publish", UserWarni
 
 __all__ = ["MetricUnit", "entrypoint", "logger", "metrics", "tracer"]
 
-Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+Result = TypeVar("Result")
+Handler = Callable[[dict[str, Any], LambdaContext], Result]
 
 
-def entrypoint(handle: Handler, correlation_id_path: str | None = None) -> Handler:
+def entrypoint(handle: Handler[Result], correlation_id_path: str | None = None) -> Handler[Result]:
     """Wrap a Lambda handler with context logging, tracing and metrics flushing.
 
     Events are never logged whole: they carry tokens.
     """
     wrapped = metrics.log_metrics(tracer.capture_lambda_handler(handle, capture_response=False))
-    return logger.inject_lambda_context(
-        wrapped, correlation_id_path=correlation_id_path, log_event=False, clear_state=True
+    return cast(
+        Handler[Result],
+        logger.inject_lambda_context(
+            wrapped, correlation_id_path=correlation_id_path, log_event=False, clear_state=True
+        ),
     )
 
 
-def api_entrypoint(resolve: Handler) -> Handler:
+def api_entrypoint(resolve: Handler[dict[str, Any]]) -> Handler[dict[str, Any]]:
     return entrypoint(resolve, correlation_paths.API_GATEWAY_REST)

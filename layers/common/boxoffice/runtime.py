@@ -7,7 +7,6 @@ Handlers call `dependencies()`; tests and the local stack may install their own 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -36,10 +35,6 @@ class Dependencies:
     sessions: SessionStore
     queue: AdmissionQueue
 
-    @property
-    def max_wait(self) -> timedelta:
-        return timedelta(seconds=self.settings.admission_max_wait_seconds)
-
 
 def build(
     settings: Settings,
@@ -61,6 +56,11 @@ def build(
             raise RuntimeError("ADMISSION_QUEUE_URL is not set")
         return settings.admission_queue_url
 
+    def dlq_url() -> str:
+        if not settings.admission_dlq_url:
+            raise RuntimeError("ADMISSION_DLQ_URL is not set")
+        return settings.admission_dlq_url
+
     source = connection or LazyConnection(
         lambda: conninfo_from_settings(settings), settings.db_connect_timeout_seconds
     )
@@ -71,7 +71,7 @@ def build(
         events=EventStore(source),
         seats=SeatStore(source),
         sessions=SessionStore(settings.sessions_table, dynamodb),
-        queue=AdmissionQueue(queue_url, sqs),
+        queue=AdmissionQueue(queue_url, dlq_url, sqs),
     )
 
 

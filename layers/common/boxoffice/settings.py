@@ -22,6 +22,7 @@ class Settings(BaseSettings):
 
     sessions_table: str = "boxoffice-sessions"
     admission_queue_url: str | None = None
+    admission_dlq_url: str | None = None
 
     # In AWS the admin route is IAM-authorised by API Gateway; locally it takes x-api-key.
     admin_auth_mode: Literal["iam", "api_key"] = "api_key"
@@ -29,7 +30,6 @@ class Settings(BaseSettings):
 
     max_seats_per_checkout: int = Field(default=10, ge=1, le=100)
     max_seats_per_event: int = Field(default=20_000, ge=1)
-    admission_max_wait_seconds: float = Field(default=20.0, ge=0)
 
 
 @lru_cache(maxsize=1)

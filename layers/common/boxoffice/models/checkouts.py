@@ -52,10 +52,17 @@ class Session(BaseModel):
     def seat_ids(self) -> list[str]:
         return [seat.seat_id for seat in self.seats]
 
+    def admitted_by(self, now_epoch: float) -> bool:
+        """Admission is scheduled at a slot: it has happened once the slot has come."""
+        return self.admitted_at is not None and self.admitted_at.timestamp() <= now_epoch
+
     def status_at(self, now_epoch: float) -> StoredStatus:
-        """The status a reader sees: a live session past its time is expired, TTL or not."""
+        """The status a reader sees: a live session past its time is expired, TTL or not,
+        and an admission whose slot is still ahead is still `queued`."""
         if self.status in LIVE_STATUSES and self.expires_at <= now_epoch:
             return "expired"
+        if self.status == "admitted" and not self.admitted_by(now_epoch):
+            return "queued"
         return self.status
 
 

@@ -30,6 +30,7 @@ from boxoffice.observability import MetricUnit, logger, metrics
 from boxoffice.runtime import Dependencies
 from boxoffice.services.events import event_or_404
 from boxoffice.stores.admission_queue import AdmissionMessage
+from boxoffice.stores.events import Line
 
 TEST_PROVIDER = "test"
 
@@ -43,13 +44,27 @@ def expiry_epoch(now_epoch: float, seconds: int) -> int:
     return math.ceil(now_epoch + seconds)
 
 
-def view(session: Session, now_epoch: float, admitted_seq: int = 0) -> CheckoutView:
+def _ahead(session: Session, now_epoch: float, line: Line) -> int:
+    """People ahead not yet admitted (an estimate where someone ahead has left the line)."""
+    rate = session.admission_per_second
+    if session.admitted_at is not None:  # scheduled: the slots before ours still to come
+        return max(0, math.ceil((session.admitted_at.timestamp() - now_epoch) * rate) - 1)
+    not_scheduled = max(0, session.seq - line.admitted_seq - 1)
+    next_slot = line.next_admission_at.timestamp() if line.next_admission_at else now_epoch
+    scheduled = max(0, math.ceil((next_slot - now_epoch) * rate))
+    return not_scheduled + scheduled
+
+
+def view(session: Session, now_epoch: float, line: Line | None = None) -> CheckoutView:
     status = session.status_at(now_epoch)
     position: int | None = None
     eta: int | None = None
     if status == "queued":
-        position = max(0, session.seq - admitted_seq - 1)
-        eta = math.ceil(position / session.admission_per_second)
+        position = _ahead(session, now_epoch, line or Line(0, None))
+        if session.admitted_at is not None:
+            eta = math.ceil(session.admitted_at.timestamp() - now_epoch)
+        else:
+            eta = math.ceil(position / session.admission_per_second)
     elif status == "admitted":
         position, eta = 0, 0
     return CheckoutView(
@@ -59,7 +74,7 @@ def view(session: Session, now_epoch: float, admitted_seq: int = 0) -> CheckoutV
         position=position,
         eta_seconds=eta,
         created_at=session.created_at,
-        admitted_at=session.admitted_at,
+        admitted_at=session.admitted_at if session.admitted_by(now_epoch) else None,
         expires_at=from_epoch(session.expires_at),
         seat_ids=session.seat_ids,
         seats=session.seats,
@@ -103,7 +118,7 @@ def create_checkout(deps: Dependencies, event_id: str, request: CheckoutRequest)
         "checkout created",
         extra={"checkout_id": str(checkout_id), "event_id": str(event.id), "seq": hold.seq},
     )
-    created = view(session, to_epoch(now), hold.admitted_seq)
+    created = view(session, to_epoch(now), hold.line)
     return CheckoutCreated(**created.model_dump(), token=token)
 
 
@@ -121,12 +136,8 @@ def _authorised(deps: Dependencies, checkout_id: str, token: str | None) -> Sess
 
 def _current_view(deps: Dependencies, session: Session) -> CheckoutView:
     now_epoch = to_epoch(deps.clock.now())
-    admitted_seq = (
-        deps.events.admitted_seq(session.event_id)
-        if session.status_at(now_epoch) == "queued"
-        else 0
-    )
-    return view(session, now_epoch, admitted_seq)
+    waiting = session.status_at(now_epoch) == "queued" and session.admitted_at is None
+    return view(session, now_epoch, deps.events.line(session.event_id) if waiting else None)
 
 
 def _reload(deps: Dependencies, checkout_id: UUID) -> Session:

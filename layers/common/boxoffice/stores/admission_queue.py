@@ -22,8 +22,14 @@ class AdmissionMessage(BaseModel):
 
 
 class AdmissionQueue:
-    def __init__(self, queue_url: Callable[[], str], client: Callable[[], SQSClient]) -> None:
+    def __init__(
+        self,
+        queue_url: Callable[[], str],
+        dead_letter_url: Callable[[], str],
+        client: Callable[[], SQSClient],
+    ) -> None:
         self._queue_url = queue_url
+        self._dead_letter_url = dead_letter_url
         self._client = client
 
     def send(self, message: AdmissionMessage) -> None:
@@ -40,4 +46,17 @@ class AdmissionQueue:
             QueueUrl=self._queue_url(),
             ReceiptHandle=receipt_handle,
             VisibilityTimeout=max(0, min(seconds, MAX_VISIBILITY_SECONDS)),
+        )
+
+    def dead_letter(self, body: str, group_id: str, message_id: str, reason: str) -> None:
+        """Move a message that can never succeed to the DLQ now, instead of retrying it."""
+        self._client().send_message(
+            QueueUrl=self._dead_letter_url(),
+            MessageBody=body,
+            MessageGroupId=group_id or "poison",
+            MessageDeduplicationId=message_id,
+            MessageAttributes={
+                "source_message_id": {"DataType": "String", "StringValue": message_id},
+                "reason": {"DataType": "String", "StringValue": reason[:256]},
+            },
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from psycopg.rows import dict_row
@@ -27,11 +26,11 @@ FROM events e LEFT JOIN seats s ON s.event_id = e.id
 
 
 @dataclass(frozen=True)
-class AdmissionSlot:
-    """The outcome of asking for the event's next admission slot."""
+class Line:
+    """Where an event's admission line stands."""
 
-    at: datetime | None  # the reserved moment, or None when it is further than allowed
-    next_free: datetime  # the earliest moment a slot is free
+    admitted_seq: int  # the highest place in line the consumer has dealt with
+    next_admission_at: datetime | None  # when the next free admission slot starts
 
 
 class EventStore:
@@ -95,59 +94,36 @@ class EventStore:
             )
             return [SeatView.model_validate(row) for row in cur.fetchall()]
 
-    def admitted_seq(self, event_id: UUID) -> int:
-        """The highest place in line the admission consumer has passed."""
+    def line(self, event_id: UUID) -> Line:
         with self._connection() as conn:
             row = conn.execute(
-                "SELECT admitted_seq FROM events WHERE id = %s", (event_id,)
+                "SELECT admitted_seq, next_admission_at FROM events WHERE id = %s", (event_id,)
             ).fetchone()
-        return int(row[0]) if row else 0
+        return Line(admitted_seq=row[0], next_admission_at=row[1]) if row else Line(0, None)
 
     def reserve_admission_slot(
-        self, event_id: UUID, now: datetime, interval: timedelta, max_wait: timedelta
-    ) -> AdmissionSlot:
+        self, event_id: UUID, now: datetime, interval: timedelta, before: datetime
+    ) -> datetime | None:
         """Take the event's next slot, next = max(now, last + interval), in one statement.
 
-        The slot is taken only if it is at most `max_wait` away; otherwise nothing changes
-        and the caller learns when the next slot is free.
+        The slot is taken only if it starts before `before` (when the fan's hold would end);
+        otherwise nothing changes and None is returned.
         """
-        params: dict[str, Any] = {
-            "id": event_id,
-            "now": now,
-            "interval": interval,
-            "deadline": now + max_wait,
-        }
         with self._connection() as conn:
             row = conn.execute(
                 "UPDATE events SET next_admission_at ="
                 " GREATEST(%(now)s, coalesce(next_admission_at, %(now)s)) + %(interval)s"
                 " WHERE id = %(id)s"
-                " AND GREATEST(%(now)s, coalesce(next_admission_at, %(now)s)) <= %(deadline)s"
+                " AND GREATEST(%(now)s, coalesce(next_admission_at, %(now)s)) < %(before)s"
                 " RETURNING next_admission_at - %(interval)s",
-                params,
+                {"id": event_id, "now": now, "interval": interval, "before": before},
             ).fetchone()
-            if row is not None:
-                return AdmissionSlot(at=row[0], next_free=row[0] + interval)
-            free = conn.execute(
-                "SELECT GREATEST(%(now)s, coalesce(next_admission_at, %(now)s)) FROM events"
-                " WHERE id = %(id)s",
-                params,
-            ).fetchone()
-        return AdmissionSlot(at=None, next_free=free[0] if free else now)
+        return row[0] if row else None
 
-    def pass_in_line(
-        self, event_id: UUID, seq: int, admitted_at: datetime | None, interval: timedelta
-    ) -> None:
-        """Record that the consumer passed place `seq`; after an admission, space the next one.
-
-        Pushing the next slot to `admitted_at + interval` keeps real admissions at least one
-        interval apart even when an admission landed after its reserved slot.
-        """
+    def pass_in_line(self, event_id: UUID, seq: int) -> None:
+        """Record that the consumer has dealt with place `seq` (scheduled or skipped)."""
         with self._connection() as conn:
             conn.execute(
-                "UPDATE events SET admitted_seq = GREATEST(admitted_seq, %(seq)s),"
-                " next_admission_at = CASE WHEN %(at)s::timestamptz IS NULL THEN next_admission_at"
-                " ELSE GREATEST(coalesce(next_admission_at, %(at)s), %(at)s + %(interval)s) END"
-                " WHERE id = %(id)s",
-                {"id": event_id, "seq": seq, "at": admitted_at, "interval": interval},
+                "UPDATE events SET admitted_seq = GREATEST(admitted_seq, %s) WHERE id = %s",
+                (seq, event_id),
             )

@@ -18,13 +18,14 @@ from psycopg.rows import dict_row
 from boxoffice.errors import CheckoutExpired, SeatNotFound, SeatsUnavailable
 from boxoffice.models.events import SeatInfo
 from boxoffice.stores.database import Connection, ConnectionSource
+from boxoffice.stores.events import Line
 
 
 @dataclass(frozen=True)
 class Hold:
     seats: list[SeatInfo]
     seq: int  # this checkout's place in its event's line
-    admitted_seq: int  # the place the admission consumer has passed so far
+    line: Line  # where the line stood when the checkout joined it
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,11 @@ class SeatStore:
                 raise SeatsUnavailable(set(wanted) - set(held))
             place = conn.execute(
                 "UPDATE events SET checkout_seq = checkout_seq + 1 WHERE id = %s"
-                " RETURNING checkout_seq, admitted_seq",
+                " RETURNING checkout_seq, admitted_seq, next_admission_at",
                 (event_id,),
             ).fetchone()
             assert place is not None  # the seats exist, so their event does
-        return Hold(seats=[held[s] for s in seat_ids], seq=place[0], admitted_seq=place[1])
+        return Hold(seats=[held[s] for s in seat_ids], seq=place[0], line=Line(place[1], place[2]))
 
     def renew(self, event_id: UUID, checkout_id: UUID, held_until: datetime, now: datetime) -> int:
         """Extend this checkout's live holds to `held_until`; return how many were extended."""

@@ -1,0 +1,139 @@
+"""Metered admission: the SQS FIFO consumer schedules each checkout's entry into checkout.
+
+Design (README, "Admission"): every event has one pacing row in Postgres. For each message,
+in arrival order, the consumer takes the event's next slot in one atomic statement,
+next = max(now, last + 1/rate), and admits the checkout *at that slot*: `admitted_at` is
+the slot, and the hold is renewed to `checkout_seconds` from it. Readers see `queued` (with
+an exact wait) until the slot comes, `admitted` after. So admissions of one event are never
+closer than 1/rate, with no burst; the consumer never sleeps or busy-waits, whatever the rate,
+and so never needs to hand a message back (which would burn its receive count on the way
+to the DLQ); and one busy event never slows another. A fan whose hold would end before their
+slot is skipped without taking it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from boxoffice.clock import from_epoch, to_epoch
+from boxoffice.errors import PoisonMessage
+from boxoffice.observability import MetricUnit, logger, metrics
+from boxoffice.runtime import Dependencies
+from boxoffice.services.checkouts import expiry_epoch
+from boxoffice.stores.admission_queue import AdmissionMessage
+
+Outcome = Literal["admitted", "skipped", "dead-lettered"]
+
+
+def parse_message(body: str) -> AdmissionMessage:
+    try:
+        return AdmissionMessage.model_validate_json(body)
+    except ValidationError as error:
+        raise PoisonMessage(f"not an admission message ({error.error_count()} problems)") from None
+
+
+def admit(deps: Dependencies, message: AdmissionMessage) -> Outcome:
+    """Admit one queued checkout at its event's next slot; skip one that cannot use it.
+
+    Idempotent on the checkout: only a `queued` session becomes `admitted`, by a conditional
+    write, so duplicates and redeliveries admit once and take no second slot.
+    """
+    try:
+        session = deps.sessions.get(message.checkout_id)
+    except ValidationError:
+        raise PoisonMessage("the checkout session is unreadable") from None
+    now = deps.clock.now()
+    if session is None or session.status != "queued" or session.expires_at <= to_epoch(now):
+        deps.events.pass_in_line(message.event_id, message.seq)
+        return "skipped"
+    interval = timedelta(seconds=1 / session.admission_per_second)
+    slot = deps.events.reserve_admission_slot(
+        session.event_id, now, interval, before=from_epoch(session.expires_at)
+    )
+    if slot is None:  # the hold would end before this fan's turn
+        deps.events.pass_in_line(session.event_id, session.seq)
+        logger.info("checkout expires before its turn", extra=_ids(session.checkout_id))
+        return "skipped"
+    expires_at = expiry_epoch(to_epoch(slot), session.checkout_seconds)
+    admitted = deps.sessions.transition(
+        session.checkout_id,
+        "admitted",
+        {"queued"},
+        live_at=to_epoch(now),
+        sets={"admitted_at": slot, "expires_at": expires_at},
+    )
+    deps.events.pass_in_line(session.event_id, session.seq)
+    if not admitted:  # cancelled or expired a moment ago; its slot goes unused
+        return "skipped"
+    renewed = deps.seats.renew(session.event_id, session.checkout_id, from_epoch(expires_at), now)
+    if renewed != len(session.seats):
+        # The seats were let go between the two writes (a cancel racing this admission).
+        deps.seats.release(session.event_id, session.checkout_id)
+        deps.sessions.transition(session.checkout_id, "expired", {"admitted"})
+        logger.warning("admitted checkout had lost its seats", extra=_ids(session.checkout_id))
+        return "skipped"
+    metrics.add_metric(name="CheckoutsAdmitted", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "checkout admitted",
+        extra={**_ids(session.checkout_id), "wait_seconds": (slot - now).total_seconds()},
+    )
+    return "admitted"
+
+
+def _ids(checkout_id: object) -> dict[str, str]:
+    return {"checkout_id": str(checkout_id)}
+
+
+@dataclass
+class _Batch:
+    deps: Dependencies
+    delays: dict[str, int] = field(default_factory=dict)
+
+    def handle(self, record: SQSRecord) -> Outcome:
+        try:
+            return admit(self.deps, parse_message(record.body))
+        except PoisonMessage as poison:
+            # It can never succeed: retrying would only hold its event's line back.
+            logger.error("poison admission message", extra={"message_id": record.message_id})
+            self.deps.queue.dead_letter(
+                record.body,
+                record.attributes.message_group_id or "",
+                record.message_id,
+                poison.message,
+            )
+            return "dead-lettered"
+        except Exception:
+            receives = int(record.attributes.approximate_receive_count or 1)
+            self.delays[record.message_id] = min(2 ** (receives + 2), 300)
+            logger.exception("admission failed", extra={"message_id": record.message_id})
+            raise
+
+
+def process_batch(
+    deps: Dependencies, event: dict[str, Any], context: LambdaContext
+) -> PartialItemFailureResponse:
+    """Admit a batch in order. A record that fails (an outage, not poison) goes back with a
+    backoff delay; the records of its event after it go back with it, keeping FIFO order."""
+    batch = _Batch(deps=deps)
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    processor.raise_on_entire_batch_failure = False  # the failures are answered below
+    with processor(records=event["Records"], handler=batch.handle, lambda_context=context):
+        processor.process()
+    response = processor.response()
+    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    group_delay: dict[str, int] = {}
+    for raw in event["Records"]:
+        if raw["messageId"] in failed:
+            group = raw.get("attributes", {}).get("MessageGroupId", "")
+            delay = batch.delays.get(raw["messageId"], group_delay.get(group, 0))
+            group_delay.setdefault(group, delay)
+            deps.queue.come_back_in(raw["receiptHandle"], delay)
+    return response

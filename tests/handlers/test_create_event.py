@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+
+from tests.support import api_event, invoke, load_event
+
+
+def test_admin_creates_an_event(deps):
+    body = json.loads(load_event("create_event")["body"])
+    status, created = invoke(
+        "create_event", api_event("create_event", headers={"x-api-key": "test-admin-key"})
+    )
+    assert status == 201
+    assert created["name"] == body["name"]
+    assert created["seats_total"] == len(body["seats"])
+    assert created["seats_available"] == len(body["seats"])
+    assert created["admission_per_second"] == 1
+    seat_ids = [
+        s["seat_id"] for sec in created["sections"] for r in sec["rows"] for s in r["seats"]
+    ]
+    assert sorted(seat_ids) == sorted(s["seat_id"] for s in body["seats"])
+
+
+def test_defaults_apply_when_settings_are_left_out(deps):
+    body = json.loads(load_event("create_event")["body"])
+    for key in ("hold_seconds", "checkout_seconds", "admission_per_second"):
+        body.pop(key)
+    status, created = invoke(
+        "create_event",
+        api_event("create_event", body=body, headers={"x-api-key": "test-admin-key"}),
+    )
+    assert status == 201
+    assert (created["hold_seconds"], created["checkout_seconds"]) == (600, 300)
+    assert created["admission_per_second"] == 1
+
+
+def test_admin_key_is_required(deps):
+    status, body = invoke("create_event", api_event("create_event", headers={"x-api-key": None}))
+    assert (status, body["error"]) == (401, "unauthorized")
+    status, body = invoke("create_event", api_event("create_event", headers={"x-api-key": "nope"}))
+    assert (status, body["error"]) == (403, "forbidden")
+
+
+def test_bad_events_are_400(deps):
+    good = json.loads(load_event("create_event")["body"])
+    seat = good["seats"][0]
+    variants = [
+        {**good, "seats": []},
+        {**good, "seats": [seat, seat]},
+        {**good, "name": ""},
+        {**good, "starts_at": "tomorrow"},
+        {**good, "hold_seconds": 0},
+        {**good, "hold_seconds": "600"},
+        {**good, "admission_per_second": 0},
+        {**good, "admission_per_second": True},
+        {**good, "seats": [{**seat, "price_cents": -1}]},
+        {**good, "seats": [{**seat, "number": "1"}]},
+        {**good, "seats": [{k: v for k, v in seat.items() if k != "row"}]},
+        {**good, "surprise": 1},
+        [],
+    ]
+    for body in variants:
+        status, answer = invoke(
+            "create_event",
+            api_event("create_event", body=body, headers={"x-api-key": "test-admin-key"}),
+        )
+        assert status == 400, body
+        assert answer["error"] == "invalid_request"
