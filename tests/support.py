@@ -191,7 +191,7 @@ def receive(queue_url: str, max_messages: int = 10) -> list[dict[str, Any]]:
         AttributeNames=["All"],
         MessageSystemAttributeNames=["All"],
     )
-    return list(answer.get("Messages", []))
+    return [dict(message) for message in answer.get("Messages", [])]
 
 
 def consume_once(queue_url: str, remaining_ms: int = 30_000) -> tuple[int, set[str]]:

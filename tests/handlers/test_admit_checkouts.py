@@ -120,6 +120,7 @@ def test_duplicates_and_redeliveries_admit_once(deps, make_event, aws, clock):
     result = admit_handler()(sqs_lambda_event(messages + messages, QUEUE_ARN), LambdaContext())
     assert result["batchItemFailures"] == []
     first = slot(deps, checkout_id)
+    assert first is not None
     clock.advance(5)
     result = admit_handler()(sqs_lambda_event(messages, QUEUE_ARN), LambdaContext())
     assert result["batchItemFailures"] == []

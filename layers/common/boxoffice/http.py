@@ -40,7 +40,7 @@ CORS = CORSConfig(
 )
 
 
-def error_response(status: HTTPStatus, code: str, message: str, **details: Any) -> Response[str]:
+def error_response(status: HTTPStatus, code: str, message: str, /, **details: Any) -> Response[str]:
     body = {"error": code, "message": message, **details}
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)

@@ -160,7 +160,10 @@ def cancel_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> 
         _, booked = deps.seats.release(session.event_id, session.checkout_id)
         if booked:
             raise CheckoutCompleted()
-        if deps.sessions.transition(session.checkout_id, "cancelled", LIVE_STATUSES):
+        now_epoch = to_epoch(deps.clock.now())
+        if deps.sessions.transition(
+            session.checkout_id, "cancelled", LIVE_STATUSES, live_at=now_epoch
+        ):
             logger.info("checkout cancelled", extra={"checkout_id": checkout_id})
             metrics.add_metric(name="CheckoutsCancelled", unit=MetricUnit.Count, value=1)
         session = _reload(deps, session.checkout_id)
@@ -179,7 +182,9 @@ def complete_checkout(deps: Dependencies, checkout_id: str, token: str | None) -
     if status == "queued":
         raise NotAdmitted()
     if status != "admitted":
-        raise CheckoutExpired(f"This checkout is {status}; nothing was booked.", status=status)
+        raise CheckoutExpired(
+            f"This checkout is {status}; nothing was booked.", checkout_status=status
+        )
     total = sum(seat.price_cents for seat in session.seats)
     deps.seats.book(
         session.event_id, session.checkout_id, session.seat_ids, total, TEST_PROVIDER, now
