@@ -45,4 +45,6 @@ def test_layer_package_is_the_one_sam_builds():
     layer = template.resources("AWS::Serverless::LayerVersion")["CommonLayer"]
     assert layer["ContentUri"].rstrip("/") == "layers/common"
     assert (ROOT / "layers/common/requirements.txt").exists()
-    assert import_module("boxoffice").__file__.startswith(str(ROOT / "layers/common/boxoffice"))
+    location = import_module("boxoffice").__file__
+    assert location is not None
+    assert location.startswith(str(ROOT / "layers/common/boxoffice"))
