@@ -22,7 +22,9 @@ def held(deps, make_event):
     return event_id, body["checkout_id"], body["token"]
 
 
-@pytest.mark.parametrize("name", ["get_checkout", "cancel_checkout", "complete_checkout"])
+@pytest.mark.parametrize(
+    "name", ["get_checkout", "cancel_checkout", "complete_checkout", "start_payment"]
+)
 def test_token_is_required_and_checked(held, name):
     _, checkout_id, token = held
     status, body = on_checkout(name, checkout_id, None)
@@ -94,3 +96,18 @@ def test_cancel_of_an_expired_checkout_says_expired(held, clock):
     clock.advance(60)
     status, body = on_checkout("cancel_checkout", checkout_id, token)
     assert (status, body["status"]) == (200, "expired")
+
+
+def test_payment_is_for_admitted_checkouts_only(held, aws, clock):
+    _, checkout_id, token = held
+    status, body = on_checkout("start_payment", checkout_id, token)
+    assert (status, body["error"]) == (409, "not_admitted")
+    assert on_checkout("start_payment", checkout_id, None)[0] == 401
+    consume_all(aws.queue_url)
+    status, body = on_checkout("start_payment", checkout_id, token)
+    assert status == 200
+    assert body["payment_url"] == f"/checkouts/{checkout_id}/complete"
+    assert body["amount_cents"] == 5000
+    clock.advance(30)
+    status, body = on_checkout("start_payment", checkout_id, token)
+    assert (status, body["error"]) == (409, "checkout_expired")

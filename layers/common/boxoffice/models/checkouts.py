@@ -82,3 +82,14 @@ class CheckoutView(BaseModel):
 
 class CheckoutCreated(CheckoutView):
     token: str
+
+
+class Payment(BaseModel):
+    """Where and how to pay for an admitted checkout."""
+
+    checkout_id: UUID
+    status: StoredStatus
+    provider: str
+    payment_url: str
+    amount_cents: int
+    expires_at: datetime

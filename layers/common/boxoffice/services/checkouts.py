@@ -24,6 +24,7 @@ from boxoffice.models.checkouts import (
     CheckoutCreated,
     CheckoutRequest,
     CheckoutView,
+    Payment,
     Session,
 )
 from boxoffice.observability import MetricUnit, logger, metrics
@@ -170,6 +171,26 @@ def cancel_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> 
         if session.status == "completed":
             raise CheckoutCompleted()
     return _current_view(deps, session)
+
+
+def start_payment(deps: Dependencies, checkout_id: str, token: str | None) -> Payment:
+    """Where to pay for an admitted checkout. The built-in test provider pays at `/complete`."""
+    session = _authorised(deps, checkout_id, token)
+    status = session.status_at(to_epoch(deps.clock.now()))
+    if status == "queued":
+        raise NotAdmitted()
+    if status not in ("admitted", "completed"):
+        raise CheckoutExpired(
+            f"This checkout is {status}; it can no longer be paid.", checkout_status=status
+        )
+    return Payment(
+        checkout_id=session.checkout_id,
+        status=status,
+        provider=TEST_PROVIDER,
+        payment_url=f"/checkouts/{session.checkout_id}/complete",
+        amount_cents=sum(seat.price_cents for seat in session.seats),
+        expires_at=from_epoch(session.expires_at),
+    )
 
 
 def complete_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> CheckoutView:

@@ -1,0 +1,18 @@
+"""POST /checkouts/{checkout_id}/payment: where to pay for an admitted checkout."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from boxoffice.http import bearer_token, json_response, make_resolver
+from boxoffice.observability import api_entrypoint
+from boxoffice.runtime import dependencies
+from boxoffice.services import checkouts
+
+app = make_resolver()
+
+
+@app.post("/checkouts/<checkout_id>/payment")
+def start_payment(checkout_id: str) -> Response[str]:
+    return json_response(checkouts.start_payment(dependencies(), checkout_id, bearer_token(app)))
+
+
+lambda_handler = api_entrypoint(app.resolve)
