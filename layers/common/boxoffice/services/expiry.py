@@ -28,7 +28,7 @@ def release_deleted_session(deps: Dependencies, record: DynamoDBRecord) -> list[
     event_id = parse_uuid(str(image.get("event_id", "")))
     if checkout_id is None or event_id is None:
         raise PoisonMessage("stream record without a session's old image")
-    released = deps.seats.release_if_expired(event_id, checkout_id, deps.clock.now())
+    released, _ = deps.seats.release(event_id, checkout_id, ended_by=deps.clock.now())
     if released:
         metrics.add_metric(name="SeatsReleasedByTtl", unit=MetricUnit.Count, value=len(released))
         logger.info(

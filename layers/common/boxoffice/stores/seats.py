@@ -108,15 +108,21 @@ class SeatStore:
             )
             return cur.rowcount
 
-    def release(self, event_id: UUID, checkout_id: UUID) -> tuple[list[str], list[str]]:
-        """Free the seats this checkout holds; return (released, booked) seat ids."""
+    def release(
+        self, event_id: UUID, checkout_id: UUID, *, ended_by: datetime | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Free the seats this checkout holds; return (released, booked) seat ids.
+
+        With `ended_by`, free only holds that ended by then: never a live one.
+        """
         with self._connection() as conn, conn.transaction():
             _lock_checkout_seats(conn, event_id, checkout_id)
             released = conn.execute(
                 "UPDATE seats SET status = 'available', checkout_id = NULL, held_until = NULL"
-                " WHERE event_id = %s AND checkout_id = %s AND status = 'held'"
+                " WHERE event_id = %(event)s AND checkout_id = %(checkout)s AND status = 'held'"
+                " AND (%(ended)s::timestamptz IS NULL OR held_until <= %(ended)s)"
                 " RETURNING seat_id",
-                (event_id, checkout_id),
+                {"event": event_id, "checkout": checkout_id, "ended": ended_by},
             ).fetchall()
             booked = conn.execute(
                 "SELECT seat_id FROM seats WHERE event_id = %s AND checkout_id = %s"
@@ -124,18 +130,6 @@ class SeatStore:
                 (event_id, checkout_id),
             ).fetchall()
         return sorted(r[0] for r in released), [r[0] for r in booked]
-
-    def release_if_expired(self, event_id: UUID, checkout_id: UUID, now: datetime) -> list[str]:
-        """Free this checkout's holds that have passed their time (never a live one)."""
-        with self._connection() as conn, conn.transaction():
-            _lock_checkout_seats(conn, event_id, checkout_id)
-            rows = conn.execute(
-                "UPDATE seats SET status = 'available', checkout_id = NULL, held_until = NULL"
-                " WHERE event_id = %s AND checkout_id = %s AND status = 'held'"
-                " AND held_until <= %s RETURNING seat_id",
-                (event_id, checkout_id, now),
-            ).fetchall()
-        return sorted(r[0] for r in rows)
 
     def release_expired(self, now: datetime, limit: int = 5_000) -> list[Released]:
         """Free up to `limit` holds past their time, skipping rows others have locked."""
