@@ -81,6 +81,14 @@ def make_resolver() -> APIGatewayRestResolver:
             HTTPStatus.BAD_REQUEST, errors.InvalidRequest.code, message, problems=problems
         )
 
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_text(error: UnicodeDecodeError) -> Response[str]:
+        return error_response(
+            HTTPStatus.BAD_REQUEST,
+            errors.InvalidRequest.code,
+            "The request body is not UTF-8 text.",
+        )
+
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[str]:
         logger.exception("unhandled error")

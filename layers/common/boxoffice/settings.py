@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +30,12 @@ class Settings(BaseSettings):
 
     max_seats_per_checkout: int = Field(default=10, ge=1, le=100)
     max_seats_per_event: int = Field(default=20_000, ge=1)
+
+    @field_validator("database_url", "admission_queue_url", "admission_dlq_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """The template declares local-only variables as empty so `sam local` can set them."""
+        return None if value == "" else value
 
 
 @lru_cache(maxsize=1)
