@@ -58,6 +58,9 @@ class PostgresCluster:
     port: int = field(default_factory=free_port)
     fsync: bool = True
     max_connections: int = 300
+    # Where the server listens; the local stack's --services-only mode may widen this so
+    # that Docker containers (sam local) reach it.
+    listen_addresses: str = "127.0.0.1"
 
     @property
     def log_file(self) -> Path:
@@ -95,7 +98,8 @@ class PostgresCluster:
         self.log_file.touch()
         _chown_to_owner(self.log_file)
         options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+            f"-p {self.port} -c listen_addresses='{self.listen_addresses}'"
+            " -c unix_socket_directories='' "
             f"-c max_connections={self.max_connections} -c fsync={'on' if self.fsync else 'off'} "
             f"-c synchronous_commit={'on' if self.fsync else 'off'} "
             f"-c full_page_writes={'on' if self.fsync else 'off'}"
@@ -130,6 +134,25 @@ class PostgresCluster:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+
+    def running(self) -> bool:
+        """Whether a server runs on this data directory (perhaps left by a killed run)."""
+        if not (self.data_dir / "postmaster.pid").exists():
+            return False
+        status = subprocess.run(
+            [*_run_as_owner(), _binary("pg_ctl"), "-D", str(self.data_dir), "status"],
+            check=False,
+            capture_output=True,
+        )
+        return status.returncode == 0
+
+    def allow_hosts(self, address: str) -> None:
+        """Trust connections from `address` (a pg_hba address: CIDR, `samenet`...)."""
+        hba = self.data_dir / "pg_hba.conf"
+        line = f"host all all {address} trust"
+        text = hba.read_text(encoding="utf-8")
+        if line not in text.splitlines():
+            hba.write_text(text.rstrip("\n") + "\n" + line + "\n", encoding="utf-8")
 
     def stop(self) -> None:
         if not (self.data_dir / "postmaster.pid").exists():

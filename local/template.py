@@ -65,6 +65,7 @@ class Function:
     timeout: int
     environment: dict[str, Any]
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    memory_size: int = 128
 
     @property
     def folder(self) -> str:
@@ -95,6 +96,7 @@ def functions(path: Path = TEMPLATE) -> dict[str, Function]:
             timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
             environment=env,
             events=props.get("Events", {}) or {},
+            memory_size=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
         )
     return found
 
@@ -129,6 +131,45 @@ def events_of_type(kind: str, path: Path = TEMPLATE) -> list[tuple[Function, dic
         for event in function.events.values()
         if event.get("Type") == kind
     ]
+
+
+def api_cors(path: Path = TEMPLATE) -> dict[str, str]:
+    """The CORS headers of the template's REST API (`Cors` of AWS::Serverless::Api), if any.
+
+    SAM takes header values as quoted strings ("'*'"); they come back unquoted.
+    """
+    for props in resources("AWS::Serverless::Api", path).values():
+        cors = props.get("Cors")
+        if isinstance(cors, str):
+            cors = {"AllowOrigin": cors}
+        if not isinstance(cors, dict):
+            continue
+        names = {
+            "AllowOrigin": "Access-Control-Allow-Origin",
+            "AllowHeaders": "Access-Control-Allow-Headers",
+            "AllowMethods": "Access-Control-Allow-Methods",
+            "MaxAge": "Access-Control-Max-Age",
+            "AllowCredentials": "Access-Control-Allow-Credentials",
+        }
+        headers = {}
+        for key, header in names.items():
+            if key in cors:
+                value = cors[key]
+                value = str(value).lower() if isinstance(value, bool) else str(value)
+                headers[header] = value.strip().strip("'")
+        return headers
+    return {}
+
+
+def gateway_response_headers(path: Path = TEMPLATE) -> dict[str, str]:
+    """Headers the API adds to the responses it makes itself (GatewayResponses DEFAULT_*)."""
+    headers: dict[str, str] = {}
+    for props in resources("AWS::Serverless::Api", path).values():
+        for response in (props.get("GatewayResponses") or {}).values():
+            given = (response.get("ResponseParameters") or {}).get("Headers") or {}
+            for name, value in given.items():
+                headers[str(name)] = str(value).strip().strip("'")
+    return headers
 
 
 def table_definition(logical_id: str, table_name: str, path: Path = TEMPLATE) -> dict[str, Any]:

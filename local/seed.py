@@ -1,0 +1,58 @@
+"""The demo event the local stack creates on first start (through CreateEventFunction)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+DEMO_NAME = "Demo Night"
+ROWS = "ABCDEFGHIJ"
+SEATS_PER_ROW = 12
+# (section, seat id prefix, price of the first three rows, price of the others)
+SECTIONS = (
+    ("Floor", "FL", 12_000, 8_900),
+    ("Mezzanine", "MZ", 7_500, 6_500),
+    ("Balcony", "BA", 5_000, 4_500),
+)
+
+
+def demo_event(now: datetime | None = None) -> dict[str, Any]:
+    """The body of `POST /events`: 3 sections x 10 rows x 12 seats."""
+    now = now or datetime.now(UTC)
+    starts = (now + timedelta(days=30)).replace(hour=20, minute=0, second=0, microsecond=0)
+    seats = [
+        {
+            "seat_id": f"{prefix}-{row}-{number}",
+            "section": section,
+            "row": row,
+            "number": number,
+            "price_cents": front if index < 3 else back,
+        }
+        for section, prefix, front, back in SECTIONS
+        for index, row in enumerate(ROWS)
+        for number in range(1, SEATS_PER_ROW + 1)
+    ]
+    return {
+        "name": DEMO_NAME,
+        "venue": "The Local Hall",
+        "starts_at": starts.isoformat().replace("+00:00", "Z"),
+        "hold_seconds": 600,
+        "checkout_seconds": 300,
+        "admission_per_second": 1,
+        "seats": seats,
+    }
+
+
+def create_demo(api_url: str, admin_key: str) -> dict[str, Any]:
+    """Create the demo event through the local API, as an admin would."""
+    request = urllib.request.Request(  # noqa: S310 - the local gateway
+        f"{api_url}/events",
+        data=json.dumps(demo_event()).encode(),
+        headers={"Content-Type": "application/json", "x-api-key": admin_key},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+        created: dict[str, Any] = json.loads(answer.read())
+    return created
