@@ -16,7 +16,7 @@ SAM_PATH := $(dir $(BASE_PYTHON)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv lint types unit test sam-check dev bench clean
+.PHONY: help venv lint unit test sam-check dev bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,7 +38,14 @@ lint: $(VENV)/.stamp ## ruff (lint and format check) and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/common/boxoffice functions local tests bench
 
-unit: $(VENV)/.stamp ## Run pytest only
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+unit: $(VENV)/.stamp $(CHROMIUM) ## Run pytest only (PYTEST_ARGS to pass options)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 sam-check: $(SAM_VENV)/.stamp $(VENV)/.stamp ## sam validate (+ --lint), cfn-lint and sam build

@@ -1,0 +1,148 @@
+"""The fan's page in Debian's Chromium (driven by Playwright) against the local stack.
+
+One fan holds a seat, waits in line, pays and sees the booking; a second fan sees the
+seat taken and the message; an expired hold is said plainly and frees the seat. Every
+step leaves a screenshot in tests/artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.integration.stack import ADMIN_KEY, StackProcess, fresh_database, stack_env
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def stack(database_url: str) -> Iterator[StackProcess]:
+    with fresh_database(database_url) as url:
+        running = StackProcess(stack_env(DATABASE_URL=url)).start()
+        try:
+            yield running
+        finally:
+            assert running.stop() == 0, running.output
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "make test installs Debian's chromium; run it through make"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield launched
+        launched.close()
+
+
+def new_fan(browser: Browser, stack: StackProcess) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+    page.set_default_timeout(20_000)
+    page.goto(stack.base + "/")
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def create_event(stack: StackProcess, name: str, **settings: Any) -> str:
+    seats = [
+        {"seat_id": f"{s}-{r}-{n}", "section": s, "row": str(r), "number": n, "price_cents": 4500}
+        for s in ("A", "B")
+        for r in (1, 2)
+        for n in range(1, 9)
+    ]
+    body: dict[str, Any] = {"name": name, "venue": "Test Hall", "starts_at": "2031-06-01T19:30:00Z"}
+    body |= {"seats": seats, **settings}
+    answer = stack.request("POST", "/events", body, headers={"x-api-key": ADMIN_KEY})
+    assert answer.status == 201, answer.body
+    return str(answer.body["id"])
+
+
+def open_event(page: Page, event_id: str) -> None:
+    page.locator(f'[data-event-id="{event_id}"]').click()
+    expect(seat(page, "A-1-1")).to_be_visible()
+
+
+def seat(page: Page, seat_id: str):
+    return page.locator(f'#seat-map button[data-seat-id="{seat_id}"]')
+
+
+def api_hold(stack: StackProcess, event_id: str, seat_ids: list[str]) -> dict[str, Any]:
+    answer = stack.request("POST", f"/events/{event_id}/checkouts", {"seat_ids": seat_ids})
+    assert answer.status == 201, answer.body
+    return dict(answer.body)
+
+
+def test_hold_wait_pay_and_see_it_booked(stack, browser):
+    event_id = create_event(stack, "Browser Night", admission_per_second=0.5)
+    for seat_id in ("B-2-7", "B-2-8"):  # two fans already in line ahead
+        api_hold(stack, event_id, [seat_id])
+    fan = new_fan(browser, stack)
+    expect(fan.locator(f'[data-event-id="{event_id}"]')).to_be_visible()
+    shot(fan, "01-events")
+    open_event(fan, event_id)
+    seat(fan, "A-1-3").click()
+    seat(fan, "A-1-4").press("Enter")  # the keyboard works as well as the mouse
+    expect(seat(fan, "A-1-3")).to_have_attribute("data-status", "selected")
+    expect(seat(fan, "A-1-4")).to_have_attribute("aria-pressed", "true")
+    shot(fan, "02-seats-selected")
+    fan.locator("#hold-button").click()
+    expect(fan.locator("#queue-position")).to_contain_text("in line")
+    shot(fan, "03-waiting-in-line")
+    expect(fan.locator("#checkout-panel")).to_be_visible(timeout=30_000)
+    expect(fan.locator("#countdown")).to_have_text(re.compile(r"^\d{1,2}:\d\d$"))
+    expect(seat(fan, "A-1-3")).to_have_attribute("data-status", "mine")
+    shot(fan, "04-checkout")
+    fan.locator("#pay-button").click()
+    expect(fan.locator("#confirmation")).to_contain_text("Booking confirmed")
+    expect(fan.locator("#confirmation-seats")).to_contain_text("Section A row 1 seat 3")
+    shot(fan, "05-booked")
+    statuses = {
+        s["seat_id"]: s["status"] for s in stack.request("GET", f"/events/{event_id}/seats").body
+    }
+    assert (statuses["A-1-3"], statuses["A-1-4"]) == ("booked", "booked")
+
+
+def test_a_second_fan_sees_the_seat_taken(stack, browser):
+    event_id = create_event(stack, "Contested Night")
+    second = new_fan(browser, stack)
+    open_event(second, event_id)
+    seat(second, "A-2-1").click()
+    seat(second, "A-2-2").click()
+    api_hold(stack, event_id, ["A-2-1"])  # the first fan is quicker
+    second.locator("#hold-button").click()
+    expect(second.locator("#status")).to_contain_text("A-2-1")
+    expect(second.locator("#status")).to_contain_text("taken")
+    expect(seat(second, "A-2-1")).to_have_attribute("data-status", "held")
+    expect(seat(second, "A-2-1")).to_be_disabled()
+    shot(second, "06-seat-taken")
+
+
+def test_an_expired_hold_is_said_plainly_and_frees_the_seat(stack, browser):
+    event_id = create_event(stack, "Short Holds", hold_seconds=3, admission_per_second=0.01)
+    api_hold(stack, event_id, ["B-1-1"])  # ahead in line for the next 100 s
+    fan = new_fan(browser, stack)
+    open_event(fan, event_id)
+    seat(fan, "A-1-1").click()
+    fan.locator("#hold-button").click()
+    expect(fan.locator("#queue-position")).to_be_visible()
+    expect(fan.locator("#expired-panel")).to_contain_text("expired", timeout=15_000)
+    shot(fan, "07-expired")
+    fan.locator("#back-to-map").click()
+    expect(seat(fan, "A-1-1")).to_have_attribute("data-status", "available", timeout=10_000)
+    other = new_fan(browser, stack)
+    open_event(other, event_id)
+    expect(seat(other, "A-1-1")).to_be_enabled()
