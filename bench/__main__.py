@@ -11,14 +11,12 @@ import os
 import random
 import resource
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from uuid import uuid4
 
 import psycopg
@@ -29,7 +27,7 @@ from boxoffice.models.events import EventSpec
 from boxoffice.stores.events import EventStore
 from boxoffice.stores.migrate import migrate
 from boxoffice.stores.seats import SeatStore
-from local.postgres import PostgresCluster
+from local.postgres import throwaway_database
 
 THREADS = int(os.environ.get("BENCH_THREADS", "32"))
 ATTEMPTS = int(os.environ.get("BENCH_ATTEMPTS", "4000"))
@@ -41,14 +39,8 @@ def database() -> Iterator[str]:
     if given:
         yield given
         return
-    with tempfile.TemporaryDirectory(prefix="boxoffice-bench-") as folder:
-        os.chmod(folder, 0o755)  # noqa: S103 - the postgres user must reach its data dir
-        cluster = PostgresCluster(Path(folder) / "data", fsync=False)
-        cluster.start()
-        try:
-            yield cluster.ensure_database("bench")
-        finally:
-            cluster.stop()
+    with throwaway_database("bench") as url:
+        yield url
 
 
 def make_event(events: EventStore, seats: int) -> tuple[object, list[str]]:

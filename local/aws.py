@@ -39,7 +39,7 @@ class Queue:
 
 @dataclass
 class LocalAws:
-    endpoint: str
+    endpoint: str | None  # None: boto3's own endpoints, as moto's in-process mock serves them
     tables: dict[str, Table]
     queues: dict[str, Queue]
 
@@ -51,7 +51,7 @@ class LocalAws:
         return resolve(value, self)
 
 
-def client(service: str, endpoint: str) -> Any:
+def client(service: str, endpoint: str | None) -> Any:
     return boto3.client(
         service,  # type: ignore[call-overload]
         endpoint_url=endpoint,
@@ -126,8 +126,9 @@ def _queue_order() -> list[str]:
     return ordered
 
 
-def create_resources(endpoint: str) -> LocalAws:
-    """Create (or find) every table and queue of the template in moto."""
+def create_resources(endpoint: str | None) -> LocalAws:
+    """Create (or find) every table and queue of the template in moto (a server at
+    `endpoint`, or the in-process mock when None)."""
     dynamodb = client("dynamodb", endpoint)
     tables: dict[str, Table] = {}
     for logical_id in template.resources("AWS::DynamoDB::Table"):

@@ -13,7 +13,10 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,3 +174,16 @@ class PostgresCluster:
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
         return self.url(dbname)
+
+
+@contextmanager
+def throwaway_database(dbname: str) -> Iterator[str]:
+    """A cluster in a temporary folder (fsync off) with one empty database; gone afterwards."""
+    with tempfile.TemporaryDirectory(prefix="boxoffice-pg-") as folder:
+        os.chmod(folder, 0o755)  # noqa: S103 - the postgres user must reach its data dir
+        cluster = PostgresCluster(Path(folder) / "data", fsync=False)
+        cluster.start()
+        try:
+            yield cluster.ensure_database(dbname)
+        finally:
+            cluster.stop()

@@ -244,7 +244,7 @@ class Stack:
         admission = self.aws.queues.get("AdmissionQueue")
         env.update(
             DATABASE_URL=self.database_url,
-            AWS_ENDPOINT_URL=self.aws.endpoint,
+            AWS_ENDPOINT_URL=self.aws.endpoint or "",  # the stack always runs a moto server
             AWS_ACCESS_KEY_ID="testing",
             AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's
             AWS_DEFAULT_REGION=REGION,

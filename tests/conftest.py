@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 from uuid import UUID
 
-import boto3
 import psycopg
 import pytest
 from moto import mock_aws
@@ -21,8 +17,8 @@ from boxoffice.models.events import EventSpec
 from boxoffice.runtime import Dependencies
 from boxoffice.settings import Settings
 from boxoffice.stores.migrate import migrate
-from local import template
-from local.postgres import PostgresCluster
+from local.aws import create_resources
+from local.postgres import throwaway_database
 from tests.support import FakeClock, event_spec
 
 os.environ.update(
@@ -36,7 +32,6 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-SESSIONS_TABLE = "boxoffice-sessions-test"
 TABLES = ("events", "seats", "orders")
 
 
@@ -49,17 +44,10 @@ def database_url() -> Iterator[str]:
             migrate(conn)
         yield given
         return
-    with tempfile.TemporaryDirectory(prefix="boxoffice-pg-") as folder:
-        os.chmod(folder, 0o755)  # noqa: S103 - the postgres user must reach its data dir
-        cluster = PostgresCluster(Path(folder) / "data", fsync=False)
-        cluster.start()
-        try:
-            url = cluster.ensure_database("boxoffice_test")
-            with psycopg.connect(url, autocommit=True) as conn:
-                migrate(conn)
-            yield url
-        finally:
-            cluster.stop()
+    with throwaway_database("boxoffice_test") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn)
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -87,26 +75,14 @@ class Aws:
 
 @pytest.fixture
 def aws() -> Iterator[Aws]:
-    """moto DynamoDB and SQS, with the table and queues defined in template.yaml."""
+    """moto DynamoDB and SQS (in process), with the table and queues of template.yaml."""
     with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(**template.table_definition("SessionsTable", SESSIONS_TABLE))
-        sqs = boto3.client("sqs")
-        dlq_id, max_receives = template.redrive("AdmissionQueue") or ("", 0)
-        dlq_url = sqs.create_queue(
-            QueueName=f"{dlq_id}.fifo", Attributes=template.queue_attributes(dlq_id)
-        )["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        attributes: dict[Any, str] = template.queue_attributes("AdmissionQueue")
-        attributes["RedrivePolicy"] = (
-            f'{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": {max_receives}}}'
+        made = create_resources(None)
+        yield Aws(
+            table=made.tables["SessionsTable"].name,
+            queue_url=made.queues["AdmissionQueue"].url,
+            dlq_url=made.queues["AdmissionDeadLetterQueue"].url,
         )
-        queue_url = sqs.create_queue(QueueName="AdmissionQueue.fifo", Attributes=attributes)[
-            "QueueUrl"
-        ]
-        yield Aws(table=SESSIONS_TABLE, queue_url=queue_url, dlq_url=dlq_url)
 
 
 @pytest.fixture
