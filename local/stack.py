@@ -72,7 +72,9 @@ def reconcile(conn: psycopg.Connection[Any]) -> int:
             " WHERE status = 'held'"
         ).rowcount
         conn.execute(
-            "UPDATE events SET admitted_seq = checkout_seq WHERE admitted_seq < checkout_seq"
+            "UPDATE events e SET admitted_seq = s.last_value FROM pg_sequences s"
+            " WHERE s.sequencename = 'event_line_' || replace(e.id::text, '-', '')"
+            " AND s.last_value > e.admitted_seq"
         )
     return released
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from boxoffice.models.events import Event, EventSpec, SeatView
@@ -23,6 +24,11 @@ SELECT e.id, e.name, e.venue, e.starts_at, e.hold_seconds, e.checkout_seconds,
        count(s.seat_id) FILTER (WHERE {_LIVE_STATUS} = 'available') AS seats_available
 FROM events e LEFT JOIN seats s ON s.event_id = e.id
 """
+
+
+def line_sequence(event_id: UUID) -> str:
+    """The name of the sequence that hands out places in this event's line."""
+    return f"event_line_{event_id.hex}"
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class EventStore:
                     spec.checkout_seconds,
                     float(spec.admission_per_second),
                 ),
+            )
+            cur.execute(
+                sql.SQL("CREATE SEQUENCE {}").format(sql.Identifier(line_sequence(event_id)))
             )
             with cur.copy(
                 "COPY seats (event_id, seat_id, section, row_label, number, price_cents) FROM STDIN"

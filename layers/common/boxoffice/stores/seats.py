@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from boxoffice.errors import CheckoutExpired, SeatNotFound, SeatsUnavailable
 from boxoffice.models.events import SeatInfo
 from boxoffice.stores.database import Connection, ConnectionSource
-from boxoffice.stores.events import Line
+from boxoffice.stores.events import Line, line_sequence
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,8 @@ class SeatStore:
                 # Leaving the block by exception rolls back the seats this statement took.
                 raise SeatsUnavailable(set(wanted) - set(held))
             place = conn.execute(
-                "UPDATE events SET checkout_seq = checkout_seq + 1 WHERE id = %s"
-                " RETURNING checkout_seq, admitted_seq, next_admission_at",
-                (event_id,),
+                "SELECT nextval(%s), admitted_seq, next_admission_at FROM events WHERE id = %s",
+                (line_sequence(event_id), event_id),
             ).fetchone()
             assert place is not None  # the seats exist, so their event does
         return Hold(seats=[held[s] for s in seat_ids], seq=place[0], line=Line(place[1], place[2]))
