@@ -6,9 +6,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from boxoffice.http import json_response, make_resolver
+from boxoffice.http import api_handler, json_response, make_resolver
 from boxoffice.models.checkouts import CheckoutRequest
-from boxoffice.observability import api_entrypoint
 from boxoffice.runtime import dependencies
 from boxoffice.services import checkouts
 
@@ -21,4 +20,4 @@ def create_checkout(event_id: str, request: Annotated[CheckoutRequest, Body()]) 
     return json_response(created, HTTPStatus.CREATED)
 
 
-lambda_handler = api_entrypoint(app.resolve)
+lambda_handler = api_handler(app)

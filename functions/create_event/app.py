@@ -6,9 +6,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from boxoffice.http import json_response, make_resolver, require_admin
+from boxoffice.http import api_handler, json_response, make_resolver, require_admin
 from boxoffice.models.events import EventSpec
-from boxoffice.observability import api_entrypoint
 from boxoffice.runtime import dependencies
 from boxoffice.services import events
 
@@ -22,4 +21,4 @@ def create_event(spec: Annotated[EventSpec, Body()]) -> Response[str]:
     return json_response(events.create_event(deps, spec), HTTPStatus.CREATED)
 
 
-lambda_handler = api_entrypoint(app.resolve)
+lambda_handler = api_handler(app)

@@ -2,8 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from boxoffice.http import bearer_token, json_response, make_resolver
-from boxoffice.observability import api_entrypoint
+from boxoffice.http import api_handler, bearer_token, json_response, make_resolver
 from boxoffice.runtime import dependencies
 from boxoffice.services import checkouts
 
@@ -15,4 +14,4 @@ def get_checkout(checkout_id: str) -> Response[str]:
     return json_response(checkouts.get_checkout(dependencies(), checkout_id, bearer_token(app)))
 
 
-lambda_handler = api_entrypoint(app.resolve)
+lambda_handler = api_handler(app)

@@ -2,8 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from boxoffice.http import json_response, make_resolver
-from boxoffice.observability import api_entrypoint
+from boxoffice.http import api_handler, json_response, make_resolver
 from boxoffice.runtime import dependencies
 from boxoffice.services import events
 
@@ -15,4 +14,4 @@ def get_event(event_id: str) -> Response[str]:
     return json_response(events.get_event(dependencies(), event_id))
 
 
-lambda_handler = api_entrypoint(app.resolve)
+lambda_handler = api_handler(app)

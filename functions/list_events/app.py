@@ -2,8 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from boxoffice.http import json_response, make_resolver
-from boxoffice.observability import api_entrypoint
+from boxoffice.http import api_handler, json_response, make_resolver
 from boxoffice.runtime import dependencies
 from boxoffice.services import events
 
@@ -15,4 +14,4 @@ def list_events() -> Response[str]:
     return json_response(events.list_events(dependencies()))
 
 
-lambda_handler = api_entrypoint(app.resolve)
+lambda_handler = api_handler(app)

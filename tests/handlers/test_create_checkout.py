@@ -83,3 +83,13 @@ def test_bad_bodies_are_400(deps, make_event):
         )
         assert status == 400, raw
         assert answer["error"] == "invalid_request"
+
+
+def test_a_json_body_labelled_as_a_form_is_read_as_json(deps, make_event):
+    event_id = str(make_event())
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    event = api_event(
+        "create_checkout", event_id=event_id, body={"seat_ids": ["A-1-1"]}, headers=form
+    )
+    status, body = invoke("create_checkout", event)
+    assert (status, body["seat_ids"]) == (201, ["A-1-1"])

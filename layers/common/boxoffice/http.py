@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from pydantic import BaseModel, TypeAdapter
 
 from boxoffice import errors
-from boxoffice.observability import logger
+from boxoffice.observability import Handler, api_entrypoint, logger
 from boxoffice.settings import Settings
 
 STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
@@ -119,3 +119,21 @@ def require_admin(app: APIGatewayRestResolver, settings: Settings) -> None:
         raise errors.Unauthorized("Send the admin key in the 'x-api-key' header.")
     if not hmac.compare_digest(key.encode(), settings.admin_api_key.get_secret_value().encode()):
         raise errors.Forbidden("The admin key is not valid.")
+
+
+JSON = content_types.APPLICATION_JSON
+
+
+def _as_json(event: dict[str, Any]) -> dict[str, Any]:
+    """Every body this API takes is JSON: read it as JSON whatever the client labelled it
+    (curl's `-d` says form-urlencoded), instead of failing on a form that is not there."""
+    for key in ("headers", "multiValueHeaders"):
+        headers = event.get(key) or {}
+        for name in [n for n in headers if n.lower() == "content-type"]:
+            headers[name] = [JSON] if key == "multiValueHeaders" else JSON
+    return event
+
+
+def api_handler(app: APIGatewayRestResolver) -> Handler[dict[str, Any]]:
+    """The Lambda entry point of one API function."""
+    return api_entrypoint(lambda event, context: app.resolve(_as_json(event), context))
