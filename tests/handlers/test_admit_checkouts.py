@@ -190,3 +190,16 @@ def test_the_sample_event_runs_through_the_handler(deps, make_event, aws):
     result = admit_handler()(event, LambdaContext())
     assert result["batchItemFailures"] == []  # unknown checkouts are skipped, not retried
     assert receive(aws.dlq_url) == []  # and the sample is a well-formed message
+
+
+def test_a_newcomer_counts_the_scheduled_fans_still_ahead(deps, make_event, aws, clock):
+    event_id = make_event(seats=12)
+    checkouts(event_id, 2)
+    consume_all(aws.queue_url)  # admitted now and scheduled in 1 s
+    clock.advance(0.25)
+    ((newcomer, token),) = checkouts(event_id, 1, first_row=2)
+    _, body = on_checkout("get_checkout", newcomer, token)
+    assert (body["status"], body["position"], body["eta_seconds"]) == ("queued", 1, 2)
+    consume_all(aws.queue_url)
+    _, body = on_checkout("get_checkout", newcomer, token)
+    assert (body["position"], body["eta_seconds"]) == (1, 2)  # its slot is the next free one

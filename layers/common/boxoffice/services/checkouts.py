@@ -45,15 +45,26 @@ def expiry_epoch(now_epoch: float, seconds: int) -> int:
     return math.ceil(now_epoch + seconds)
 
 
-def _ahead(session: Session, now_epoch: float, line: Line) -> int:
-    """People ahead not yet admitted (an estimate where someone ahead has left the line)."""
+def _slots_before(moment: float, now_epoch: float, rate: float) -> int:
+    """Admission slots (1/rate apart, the last at `moment - 1/rate`) still to come."""
+    return max(0, math.ceil((moment - now_epoch) * rate) - 1)
+
+
+def _place(session: Session, now_epoch: float, line: Line) -> tuple[int, int]:
+    """(people ahead not yet admitted, seconds to wait) for a queued checkout.
+
+    Someone ahead who has left the line counts until the consumer passes them, so the
+    figures err long, never short.
+    """
     rate = session.admission_per_second
-    if session.admitted_at is not None:  # scheduled: the slots before ours still to come
-        return max(0, math.ceil((session.admitted_at.timestamp() - now_epoch) * rate) - 1)
+    if session.admitted_at is not None:  # scheduled: the slots before its own
+        slot = session.admitted_at.timestamp()
+        return _slots_before(slot, now_epoch, rate), math.ceil(slot - now_epoch)
+    next_free = line.next_admission_at.timestamp() if line.next_admission_at else now_epoch
     not_scheduled = max(0, session.seq - line.admitted_seq - 1)
-    next_slot = line.next_admission_at.timestamp() if line.next_admission_at else now_epoch
-    scheduled = max(0, math.ceil((next_slot - now_epoch) * rate))
-    return not_scheduled + scheduled
+    ahead = not_scheduled + _slots_before(next_free, now_epoch, rate)
+    wait = max(0.0, next_free - now_epoch) + not_scheduled / rate
+    return ahead, math.ceil(wait)
 
 
 def view(session: Session, now_epoch: float, line: Line | None = None) -> CheckoutView:
@@ -61,11 +72,7 @@ def view(session: Session, now_epoch: float, line: Line | None = None) -> Checko
     position: int | None = None
     eta: int | None = None
     if status == "queued":
-        position = _ahead(session, now_epoch, line or Line(0, None))
-        if session.admitted_at is not None:
-            eta = math.ceil(session.admitted_at.timestamp() - now_epoch)
-        else:
-            eta = math.ceil(position / session.admission_per_second)
+        position, eta = _place(session, now_epoch, line or Line(0, None))
     elif status == "admitted":
         position, eta = 0, 0
     return CheckoutView(
