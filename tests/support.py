@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import import_module
@@ -70,7 +71,7 @@ def api_event(
     body: Any = None,
     raw_body: str | None = None,
     token: str | None = None,
-    headers: dict[str, str | None] | None = None,
+    headers: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """events/<name>.json with ids, body and headers filled in for this test."""
     event = copy.deepcopy(load_event(name))
