@@ -2,7 +2,8 @@
 
 Figures, not assertions: how many holds per second the seat store decides, how long a fan
 waits for an answer (p50/p99), and how a storm of fans on a single seat resolves.
-Run with `make bench` (it starts a throwaway Postgres; `BENCH_DATABASE_URL` to use yours).
+Run with `make bench` (it starts a throwaway Postgres; `BENCH_DATABASE_URL` to use yours),
+which then runs bench/admission.py: admission pacing through the local stack.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from uuid import uuid4
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from bench import admission
 from boxoffice.errors import SeatsUnavailable
 from boxoffice.models.events import EventSpec
 from boxoffice.stores.events import EventStore
@@ -137,3 +139,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    admission.main()
