@@ -6,6 +6,8 @@ import random
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from itertools import pairwise
 from uuid import UUID
 
 from boxoffice.errors import DomainError
@@ -81,3 +83,99 @@ def test_overlapping_multi_seat_holds_are_all_or_nothing(deps, make_event):
                 assert set(refused) <= set(ids)
                 assert all(seat in held for seat in refused)
         print(f"round {round_}: {len(winners)} winners, {len(results) - len(winners)} refused")
+
+
+def test_consumers_racing_for_slots_never_share_or_crowd_one(deps, make_event):
+    event_id = make_event(seats=6, admission_per_second=4)
+    now = deps.clock.now()
+    start = threading.Barrier(THREADS)
+
+    def reserve(_: int):
+        start.wait()
+        return deps.events.reserve_admission_slot(
+            event_id, now, timedelta(seconds=0.25), before=now + timedelta(hours=1)
+        )
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        slots = sorted(pool.map(reserve, range(THREADS)))
+    gaps = {(b - a).total_seconds() for a, b in pairwise(slots)}
+    assert slots[0] == now
+    assert gaps == {0.25}  # every slot distinct, exactly one interval apart
+
+
+def admitted_checkouts(deps, make_event, aws, count: int) -> tuple[UUID, list[tuple[str, str]]]:
+    from tests.support import consume_all, hold
+
+    event_id = make_event(seats=count, admission_per_second=1000)
+    made = []
+    for row in range(count // 6):
+        for n in range(1, 7):
+            status, body = hold(event_id, [f"A-{row + 1}-{n}"])
+            assert status == 201
+            made.append((body["checkout_id"], body["token"]))
+    consume_all(aws.queue_url)
+    deps.clock.advance(1)  # every scheduled admission has come
+    return event_id, made
+
+
+def test_pay_racing_cancel_has_one_outcome(deps, make_event, aws):
+    from boxoffice.services.checkouts import cancel_checkout, complete_checkout
+
+    event_id, made = admitted_checkouts(deps, make_event, aws, 30)
+    start = threading.Barrier(2 * len(made))
+
+    def call(operation, checkout_id: str, token: str):
+        start.wait()
+        try:
+            return 200, operation(deps, checkout_id, token).status
+        except DomainError as error:
+            return int(STATUS_BY_ERROR[type(error)]), error.code
+
+    with ThreadPoolExecutor(2 * len(made)) as pool:
+        pays = [pool.submit(call, complete_checkout, c, t) for c, t in made]
+        cancels = [pool.submit(call, cancel_checkout, c, t) for c, t in made]
+        answers = [(p.result(), c.result()) for p, c in zip(pays, cancels, strict=True)]
+    with deps.connection() as conn:
+        seats = dict(
+            conn.execute(
+                "SELECT checkout_id::text, status FROM seats WHERE event_id = %s", (event_id,)
+            ).fetchall()
+        )
+        orders = {r[0] for r in conn.execute("SELECT checkout_id::text FROM orders")}
+    outcomes = Counter()
+    for (checkout_id, _), (paid, cancelled) in zip(made, answers, strict=True):
+        session = deps.sessions.get(UUID(checkout_id))
+        assert session is not None
+        if paid == (200, "completed"):
+            assert cancelled == (409, "checkout_completed")
+            assert session.status == "completed"
+            assert seats[checkout_id] == "booked"
+            assert checkout_id in orders
+        else:
+            assert paid == (409, "checkout_expired")
+            assert cancelled == (200, "cancelled")
+            assert session.status == "cancelled"
+            assert checkout_id not in seats  # released: the seat has no holder
+            assert checkout_id not in orders
+        outcomes[session.status] += 1
+    print(f"pay racing cancel on {len(made)} checkouts: {dict(outcomes)}")
+
+
+def test_retried_payments_book_once(deps, make_event, aws):
+    from boxoffice.services.checkouts import complete_checkout
+
+    _, made = admitted_checkouts(deps, make_event, aws, 6)
+    checkout_id, token = made[0]
+    start = threading.Barrier(40)
+
+    def pay(_: int) -> str:
+        start.wait()
+        return complete_checkout(deps, checkout_id, token).status
+
+    with ThreadPoolExecutor(40) as pool:
+        assert set(pool.map(pay, range(40))) == {"completed"}
+    with deps.connection() as conn:
+        (orders,) = conn.execute(
+            "SELECT count(*) FROM orders WHERE checkout_id = %s", (checkout_id,)
+        ).fetchone()
+    assert orders == 1
