@@ -142,7 +142,7 @@ def test_pay_racing_cancel_has_one_outcome(deps, make_event, aws):
             ).fetchall()
         )
         orders = {r[0] for r in conn.execute("SELECT checkout_id::text FROM orders")}
-    outcomes = Counter()
+    outcomes: Counter[str] = Counter()
     for (checkout_id, _), (paid, cancelled) in zip(made, answers, strict=True):
         session = deps.sessions.get(UUID(checkout_id))
         assert session is not None
