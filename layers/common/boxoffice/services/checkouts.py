@@ -159,25 +159,28 @@ def get_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> Che
     return _current_view(deps, _authorised(deps, checkout_id, token))
 
 
-def cancel_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> CheckoutView:
-    """Release the seats and end the session; cancelling twice is harmless."""
-    session = _authorised(deps, checkout_id, token)
+def _cancel(deps: Dependencies, session: Session) -> Session:
+    """Release the seats and end a live session; raise CheckoutCompleted once it is paid."""
     if session.status == "completed":
         raise CheckoutCompleted()
-    if session.status in LIVE_STATUSES:
-        _, booked = deps.seats.release(session.event_id, session.checkout_id)
-        if booked:
-            raise CheckoutCompleted()
-        now_epoch = to_epoch(deps.clock.now())
-        if deps.sessions.transition(
-            session.checkout_id, "cancelled", LIVE_STATUSES, live_at=now_epoch
-        ):
-            logger.info("checkout cancelled", extra={"checkout_id": checkout_id})
-            metrics.add_metric(name="CheckoutsCancelled", unit=MetricUnit.Count, value=1)
-        session = _reload(deps, session.checkout_id)
-        if session.status == "completed":
-            raise CheckoutCompleted()
-    return _current_view(deps, session)
+    if session.status not in LIVE_STATUSES:
+        return session
+    _, booked = deps.seats.release(session.event_id, session.checkout_id)
+    if booked:
+        raise CheckoutCompleted()
+    now_epoch = to_epoch(deps.clock.now())
+    if deps.sessions.transition(session.checkout_id, "cancelled", LIVE_STATUSES, live_at=now_epoch):
+        logger.info("checkout cancelled", extra={"checkout_id": str(session.checkout_id)})
+        metrics.add_metric(name="CheckoutsCancelled", unit=MetricUnit.Count, value=1)
+    session = _reload(deps, session.checkout_id)
+    if session.status == "completed":
+        raise CheckoutCompleted()
+    return session
+
+
+def cancel_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> CheckoutView:
+    """Release the seats and end the session; cancelling twice is harmless."""
+    return _current_view(deps, _cancel(deps, _authorised(deps, checkout_id, token)))
 
 
 def start_payment(deps: Dependencies, checkout_id: str, token: str | None) -> Payment:
@@ -200,13 +203,12 @@ def start_payment(deps: Dependencies, checkout_id: str, token: str | None) -> Pa
     )
 
 
-def complete_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> CheckoutView:
-    """Pay with the built-in test provider and book the seats; idempotent."""
-    session = _authorised(deps, checkout_id, token)
+def _complete(deps: Dependencies, session: Session, provider: str) -> Session:
+    """Book the seats of an admitted, live session; idempotent once completed."""
     now = deps.clock.now()
     status = session.status_at(to_epoch(now))
     if status == "completed":
-        return _current_view(deps, session)
+        return session
     if status == "queued":
         raise NotAdmitted()
     if status != "admitted":
@@ -214,12 +216,26 @@ def complete_checkout(deps: Dependencies, checkout_id: str, token: str | None) -
             f"This checkout is {status}; nothing was booked.", checkout_status=status
         )
     total = sum(seat.price_cents for seat in session.seats)
-    deps.seats.book(
-        session.event_id, session.checkout_id, session.seat_ids, total, TEST_PROVIDER, now
-    )
+    deps.seats.book(session.event_id, session.checkout_id, session.seat_ids, total, provider, now)
     deps.sessions.transition(
         session.checkout_id, "completed", {"admitted", "completed"}, sets={"completed_at": now}
     )
-    logger.info("checkout completed", extra={"checkout_id": checkout_id})
+    logger.info("checkout completed", extra={"checkout_id": str(session.checkout_id)})
     metrics.add_metric(name="CheckoutsCompleted", unit=MetricUnit.Count, value=1)
-    return _current_view(deps, _reload(deps, session.checkout_id))
+    return _reload(deps, session.checkout_id)
+
+
+def complete_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> CheckoutView:
+    """Pay with the built-in test provider and book the seats; idempotent."""
+    session = _authorised(deps, checkout_id, token)
+    return _current_view(deps, _complete(deps, session, TEST_PROVIDER))
+
+
+def settle_payment(
+    deps: Dependencies, checkout_id: UUID, *, paid: bool, provider: str
+) -> CheckoutView:
+    """A payment provider's verdict (a signed webhook, so no token): paid books the seats,
+    not paid releases them. Idempotent; raises the same domain errors as the fan's routes."""
+    session = _reload(deps, checkout_id)
+    done = _complete(deps, session, provider) if paid else _cancel(deps, session)
+    return _current_view(deps, done)
