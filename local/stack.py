@@ -45,7 +45,18 @@ READY = "Boxoffice local stack ready on"
 SERVICES_READY = "Boxoffice local services ready"
 
 # Environment variables a worker keeps from the stack's own environment.
-_PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SYSTEMROOT")
+_PASS_THROUGH = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TMPDIR",
+    "SYSTEMROOT",
+    # the domain's own knobs, for a stack that should forget sessions sooner (tests)
+    "SESSION_RETENTION_SECONDS",
+    "PAID_SESSION_RETENTION_SECONDS",
+)
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -502,7 +513,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Environment: PORT (3000), HOST (127.0.0.1), DATABASE_URL, PGPORT_LOCAL (54329),"
         " BOXOFFICE_DATA_DIR (.local), MOTO_PORT, SERVICES_HOST, ADMIN_API_KEY,"
         " LAMBDA_CONCURRENCY (4), LAMBDA_PREWARM (1), TTL_SWEEP_SECONDS (5),"
-        " SCHEDULE_SPEEDUP (1), SEED_DEMO (1), LOCAL_RELOAD (1), LAMBDA_ENDPOINT.",
+        " SCHEDULE_SPEEDUP (1), SEED_DEMO (1), LOCAL_RELOAD (1), LAMBDA_ENDPOINT,"
+        " SESSION_RETENTION_SECONDS (86400: how long a session outlives its hold).",
     )
     parser.add_argument(
         "--services-only",

@@ -1,12 +1,10 @@
 """POST /events (admin): create an event with its seats."""
 
 from http import HTTPStatus
-from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from boxoffice.http import api_handler, json_response, make_resolver, require_admin
+from boxoffice.http import api_handler, json_body, json_response, make_resolver, require_admin
 from boxoffice.models.events import EventSpec
 from boxoffice.runtime import dependencies
 from boxoffice.services import events
@@ -15,9 +13,10 @@ app = make_resolver()
 
 
 @app.post("/events")
-def create_event(spec: Annotated[EventSpec, Body()]) -> Response[str]:
+def create_event() -> Response[str]:
     deps = dependencies()
-    require_admin(app, deps.settings)
+    require_admin(app, deps.settings)  # before the body: strangers learn nothing of it
+    spec = json_body(app, EventSpec)
     return json_response(events.create_event(deps, spec), HTTPStatus.CREATED)
 
 

@@ -111,6 +111,10 @@ def test_a_fan_whose_hold_ends_before_their_turn_is_skipped(deps, make_event, aw
     consume_all(aws.queue_url)
     admitted = [slot(deps, c) is not None for c, _ in made]
     assert admitted == [True, True, True, False, False]  # slots at +0, +1, +2 s only
+    # the last two are told at once, and their seats go back on sale for others
+    late = [on_checkout("get_checkout", *pair)[1] for pair in made[3:]]
+    assert [view["status"] for view in late] == ["expired", "expired"]
+    assert hold(event_id, ["A-1-4", "A-1-5"])[0] == 201
 
 
 def test_duplicates_and_redeliveries_admit_once(deps, make_event, aws, clock):
@@ -203,3 +207,17 @@ def test_a_newcomer_counts_the_scheduled_fans_still_ahead(deps, make_event, aws,
     consume_all(aws.queue_url)
     _, body = on_checkout("get_checkout", newcomer, token)
     assert (body["position"], body["eta_seconds"]) == (1, 2)  # its slot is the next free one
+
+
+def test_a_session_outlives_its_hold_by_the_retention_period(deps, make_event, aws, clock):
+    event_id = make_event(seats=6, hold_seconds=30, checkout_seconds=20)
+    ((checkout_id, token),) = checkouts(event_id, 1)
+    session = deps.sessions.get(UUID(checkout_id))
+    assert session is not None
+    retention = deps.settings.session_retention_seconds
+    assert session.expires_at == session.hold_until.timestamp() + retention  # the TTL
+    consume_all(aws.queue_url)
+    assert on_checkout("complete_checkout", checkout_id, token)[0] == 200
+    paid = deps.sessions.get(UUID(checkout_id))
+    assert paid is not None
+    assert paid.expires_at == clock.now().timestamp() + deps.settings.paid_session_retention_seconds

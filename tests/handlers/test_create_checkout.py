@@ -93,3 +93,24 @@ def test_a_json_body_labelled_as_a_form_is_read_as_json(deps, make_event):
     )
     status, body = invoke("create_checkout", event)
     assert (status, body["seat_ids"]) == (201, ["A-1-1"])
+
+
+def test_bodies_no_parser_should_meet_are_400_not_500(deps, make_event):
+    import base64
+
+    event_id = str(make_event())
+    raw_bodies = [
+        '{"seat_ids":' * 20_000 + "[]" + "}" * 20_000,  # nested past the parser's depth
+        '{"seat_ids": [' + "9" * 5_000 + "]}",  # an integer longer than Python will parse
+        '{"seat_ids": ["A-1-1\\u0000"]}',  # NUL: Postgres cannot store it
+        '{"seat_ids": ["\\n"]}',
+    ]
+    for raw in raw_bodies:
+        status, body = invoke(
+            "create_checkout", api_event("create_checkout", event_id=event_id, raw_body=raw)
+        )
+        assert (status, body["error"]) == (400, "invalid_request"), raw[:40]
+    event = api_event("create_checkout", event_id=event_id)
+    event["body"], event["isBase64Encoded"] = base64.b64encode(b"\xff\xfe{").decode(), True
+    status, body = invoke("create_checkout", event)
+    assert (status, body["error"]) == (400, "invalid_request")

@@ -66,3 +66,36 @@ def test_bad_events_are_400(deps):
         )
         assert status == 400, body
         assert answer["error"] == "invalid_request"
+
+
+def test_strangers_learn_nothing_of_the_body(deps):
+    for raw in ("{}", "[]", "{bad", '{"name": "x"}'):
+        for key, status in ((None, 401), ("wrong", 403)):
+            event = api_event("create_event", raw_body=raw, headers={"x-api-key": key})
+            answer_status, body = invoke("create_event", event)
+            assert (answer_status, body["error"]) == (
+                status,
+                "unauthorized" if status == 401 else "forbidden",
+            ), (raw, key)
+
+
+def test_values_postgres_or_python_cannot_hold_are_400(deps):
+    good = json.loads(load_event("create_event")["body"])
+    seat = good["seats"][0]
+    variants = [
+        {**good, "name": "a\u0000b"},
+        {**good, "name": "   "},
+        {**good, "seats": [{**seat, "seat_id": "A\u00001"}]},
+        {**good, "starts_at": "9999-12-31T23:59:59-12:00"},
+        {**good, "starts_at": "0001-01-01T00:00:00+12:00"},
+        {**good, "admission_per_second": 1e-300},
+    ]
+    for body in variants:
+        status, answer = invoke(
+            "create_event",
+            api_event("create_event", body=body, headers={"x-api-key": "test-admin-key"}),
+        )
+        assert (status, answer["error"]) == (400, "invalid_request"), body
+    deep = '{"name":' * 20_000 + "1" + "}" * 20_000
+    event = api_event("create_event", raw_body=deep, headers={"x-api-key": "test-admin-key"})
+    assert invoke("create_event", event)[0] == 400

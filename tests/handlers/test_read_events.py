@@ -50,3 +50,16 @@ def test_seat_statuses_and_an_expired_hold_reads_available(deps, make_event, clo
     clock.advance(30)  # the hold ends exactly now: nothing has released it, yet it is free
     assert seats_by_id(event_id)["A-1-1"] == "available"
     assert hold(event_id, ["A-1-1"])[0] == 201
+
+
+def test_ids_the_routes_cannot_match_are_404_not_500(deps):
+    from tests.support import load_event
+
+    for raw in ("\x00", "\n", "\r\nx", "\udcff"):
+        for name in ("get_event", "list_seats"):
+            event = load_event(name)
+            event["path"] = event["path"].replace("11111111-1111-4111-8111-111111111111", raw)
+            event["pathParameters"] = {"event_id": raw}
+            status, body = invoke(name, event)
+            assert status == 404, (name, raw)
+            assert body["error"] in ("not_found", "event_not_found")

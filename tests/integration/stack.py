@@ -183,6 +183,7 @@ def stack_env(**overrides: str) -> dict[str, str]:
         MOTO_PORT=str(free_port()),
         ADMIN_API_KEY=ADMIN_KEY,
         TTL_SWEEP_SECONDS="1",
+        SESSION_RETENTION_SECONDS="2",
         STREAM_POLL_SECONDS="0.2",
         SCHEDULE_SPEEDUP="1",
         PYTHONUNBUFFERED="1",

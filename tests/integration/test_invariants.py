@@ -14,7 +14,6 @@ from collections import Counter
 from itertools import pairwise
 from uuid import UUID
 
-from boxoffice.clock import from_epoch, to_epoch
 from boxoffice.models.checkouts import LIVE_STATUSES, Session
 from boxoffice.services.expiry import sweep
 from tests.support import consume_once, hold, on_checkout
@@ -39,7 +38,7 @@ class World:
             self.sessions[checkout_id] = session
 
     def status(self, checkout_id: UUID) -> str:
-        return self.sessions[checkout_id].status_at(to_epoch(self.deps.clock.now()))
+        return self.sessions[checkout_id].status_at(self.deps.clock.now())
 
     def live(self) -> list[UUID]:
         return [c for c in self.sessions if self.status(c) in LIVE_STATUSES]
@@ -72,7 +71,7 @@ class World:
                 booked.setdefault(checkout, set()).add(seat)
             elif status == "held" and until > now:
                 assert self.status(checkout) in LIVE_STATUSES, f"{seat}: hold of an ended checkout"
-                assert from_epoch(self.sessions[checkout].expires_at) == until
+                assert self.sessions[checkout].hold_until == until
                 live_holds.setdefault(checkout, set()).add(seat)
         for checkout_id, session in self.sessions.items():
             status = self.status(checkout_id)

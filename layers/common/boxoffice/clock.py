@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -22,9 +22,20 @@ class SystemClock:
             time.sleep(seconds)
 
 
-def to_epoch(moment: datetime) -> float:
-    return moment.timestamp()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
-def from_epoch(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+def floor_ms(moment: datetime) -> int:
+    """Epoch milliseconds of `moment`, rounded down."""
+    return (moment - EPOCH) // _MICROSECOND // 1000
+
+
+def ceil_ms(moment: datetime) -> int:
+    """Epoch milliseconds of `moment`, rounded up."""
+    return -(-((moment - EPOCH) // _MICROSECOND) // 1000)
+
+
+def from_ms(milliseconds: int) -> datetime:
+    """The exact moment (a whole millisecond) of epoch milliseconds."""
+    return EPOCH + timedelta(milliseconds=milliseconds)

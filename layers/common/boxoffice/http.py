@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import (
     APIGatewayRestResolver,
@@ -13,12 +13,15 @@ from aws_lambda_powertools.event_handler import (
     Response,
     content_types,
 )
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from boxoffice import errors
 from boxoffice.observability import Handler, api_entrypoint, logger
 from boxoffice.settings import Settings
+
+Model = TypeVar("Model", bound=BaseModel)
 
 STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.InvalidRequest: HTTPStatus.BAD_REQUEST,
@@ -60,6 +63,13 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
 
 
+def _internal_error(error: Exception) -> Response[str]:
+    logger.error("unhandled error", exc_info=error)
+    return error_response(
+        HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side."
+    )
+
+
 def make_resolver() -> APIGatewayRestResolver:
     """A REST resolver with request validation and the shared error mapping."""
     app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
@@ -81,6 +91,19 @@ def make_resolver() -> APIGatewayRestResolver:
             HTTPStatus.BAD_REQUEST, errors.InvalidRequest.code, message, problems=problems
         )
 
+    @app.not_found
+    def _no_route(error: NotFoundError) -> Response[str]:
+        # A path parameter the route cannot match (a control character, say) lands here.
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", "No such resource.")
+
+    @app.exception_handler(ValidationError)
+    def _invalid_model(error: ValidationError) -> Response[str]:
+        problems = [_describe(dict(e)) for e in error.errors()]
+        message = "Invalid request: " + "; ".join(problems)
+        return error_response(
+            HTTPStatus.BAD_REQUEST, errors.InvalidRequest.code, message, problems=problems
+        )
+
     @app.exception_handler(UnicodeDecodeError)
     def _not_text(error: UnicodeDecodeError) -> Response[str]:
         return error_response(
@@ -89,14 +112,35 @@ def make_resolver() -> APIGatewayRestResolver:
             "The request body is not UTF-8 text.",
         )
 
-    @app.exception_handler(Exception)
-    def _unexpected(error: Exception) -> Response[str]:
-        logger.exception("unhandled error")
+    @app.exception_handler([ValueError, RecursionError])
+    def _unreadable(error: Exception) -> Response[str]:
+        # Parsing a body nested too deep, or with a number too long, raises these; any
+        # other source of them is a bug of ours.
+        if _body_parses(app):
+            return _internal_error(error)
         return error_response(
-            HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side."
+            HTTPStatus.BAD_REQUEST,
+            errors.InvalidRequest.code,
+            "The request body is not JSON this API can read (too deeply nested, or a number"
+            " too long).",
         )
 
+    app.exception_handler(Exception)(_internal_error)
+
     return app
+
+
+def _body_parses(app: APIGatewayRestResolver) -> bool:
+    try:
+        json.loads(app.current_event.decoded_body or "null")
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def json_body(app: APIGatewayRestResolver, model: type[Model]) -> Model:
+    """The body as `model`, for routes that must check something (the caller) first."""
+    return model.model_validate_json(app.current_event.decoded_body or "")
 
 
 def bearer_token(app: APIGatewayRestResolver) -> str | None:

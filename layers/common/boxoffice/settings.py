@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     admin_auth_mode: Literal["iam", "api_key"] = "api_key"
     admin_api_key: SecretStr = SecretStr("local-admin-key")
 
+    # How long DynamoDB keeps a session after its hold ends, and after it is paid.
+    session_retention_seconds: int = Field(default=86_400, ge=0)
+    paid_session_retention_seconds: int = Field(default=30 * 86_400, ge=0)
+
     max_seats_per_checkout: int = Field(default=10, ge=1, le=100)
     max_seats_per_event: int = Field(default=20_000, ge=1)
 

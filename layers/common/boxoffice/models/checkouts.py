@@ -8,12 +8,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
+from boxoffice.clock import ceil_ms, from_ms
 from boxoffice.models.events import SeatInfo
 
 StoredStatus = Literal["queued", "admitted", "completed", "expired", "cancelled"]
 LIVE_STATUSES: frozenset[StoredStatus] = frozenset({"queued", "admitted"})
 
-SeatId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+SeatId = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class CheckoutRequest(BaseModel):
@@ -33,7 +34,12 @@ class CheckoutRequest(BaseModel):
 
 
 class Session(BaseModel):
-    """A checkout session as stored in DynamoDB (expires_at is epoch seconds, the TTL)."""
+    """A checkout session as stored in DynamoDB.
+
+    `hold_until_ms` is when its seats' hold ends (Postgres' `held_until`, to the
+    millisecond); `expires_at` is the TTL, a retention period later, so that a session
+    past its time still answers (409, not 404) until DynamoDB removes it.
+    """
 
     checkout_id: UUID
     event_id: UUID
@@ -42,9 +48,11 @@ class Session(BaseModel):
     token_hash: str
     seats: list[SeatInfo]
     created_at: datetime
-    expires_at: int
+    hold_seconds: int
     checkout_seconds: int
     admission_per_second: float
+    hold_until_ms: int
+    expires_at: int
     admitted_at: datetime | None = None
     completed_at: datetime | None = None
 
@@ -52,16 +60,25 @@ class Session(BaseModel):
     def seat_ids(self) -> list[str]:
         return [seat.seat_id for seat in self.seats]
 
-    def admitted_by(self, now_epoch: float) -> bool:
-        """Admission is scheduled at a slot: it has happened once the slot has come."""
-        return self.admitted_at is not None and self.admitted_at.timestamp() <= now_epoch
+    @property
+    def hold_until(self) -> datetime:
+        return from_ms(self.hold_until_ms)
 
-    def status_at(self, now_epoch: float) -> StoredStatus:
+    @property
+    def queue_hold_until(self) -> datetime:
+        """The end of the hold while queued: `hold_seconds` from creation."""
+        return from_ms(ceil_ms(self.created_at) + 1000 * self.hold_seconds)
+
+    def admitted_by(self, now: datetime) -> bool:
+        """Admission is scheduled at a slot: it has happened once the slot has come."""
+        return self.admitted_at is not None and self.admitted_at <= now
+
+    def status_at(self, now: datetime) -> StoredStatus:
         """The status a reader sees: a live session past its time is expired, TTL or not,
         and an admission whose slot is still ahead is still `queued`."""
-        if self.status in LIVE_STATUSES and self.expires_at <= now_epoch:
+        if self.status in LIVE_STATUSES and self.hold_until <= now:
             return "expired"
-        if self.status == "admitted" and not self.admitted_by(now_epoch):
+        if self.status == "admitted" and not self.admitted_by(now):
             return "queued"
         return self.status
 

@@ -9,8 +9,27 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 
-Text = Annotated[str, Field(min_length=1, max_length=200, strict=True)]
-Label = Annotated[str, Field(min_length=1, max_length=64, strict=True, pattern=r"^\S(.*\S)?$")]
+# Printable text only (no control characters: Postgres refuses NUL), not blank.
+_PRINTABLE = r"[^\x00-\x1f\x7f]*"
+Text = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        strict=True,
+        pattern=rf"^{_PRINTABLE}[^\s\x00-\x1f\x7f]{_PRINTABLE}$",
+    ),
+]
+# An identifier-like label: printable, no space at either end.
+Label = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        strict=True,
+        pattern=r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+    ),
+]
 SeatStatus = Literal["available", "held", "booked"]
 
 
@@ -34,13 +53,16 @@ class EventSpec(_Strict):
     starts_at: datetime
     hold_seconds: Annotated[StrictInt, Field(ge=1, le=86_400)] = 600
     checkout_seconds: Annotated[StrictInt, Field(ge=1, le=86_400)] = 300
-    admission_per_second: Annotated[StrictFloat | StrictInt, Field(gt=0, le=1_000)] = 1
+    admission_per_second: Annotated[StrictFloat | StrictInt, Field(ge=0.001, le=1_000)] = 1
     seats: Annotated[list[SeatSpec], Field(min_length=1)]
 
     @field_validator("starts_at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("starts_at is out of range") from None
 
     @field_validator("seats")
     @classmethod

@@ -8,13 +8,13 @@ an exact wait) until the slot comes, `admitted` after. So admissions of one even
 closer than 1/rate, with no burst; the consumer never sleeps or busy-waits, whatever the rate,
 and so never needs to hand a message back (which would burn its receive count on the way
 to the DLQ); and one busy event never slows another. A fan whose hold would end before their
-slot is skipped without taking it.
+slot is told so at once (`expired`) and its seats go back on sale, without taking a slot.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
@@ -23,11 +23,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from boxoffice.clock import from_epoch, to_epoch
+from boxoffice.clock import ceil_ms, from_ms
 from boxoffice.errors import PoisonMessage
+from boxoffice.models.checkouts import Session
 from boxoffice.observability import MetricUnit, logger, metrics
 from boxoffice.runtime import Dependencies
-from boxoffice.services.checkouts import expiry_epoch
+from boxoffice.services.checkouts import hold_end_ms, retain_until
 from boxoffice.stores.admission_queue import AdmissionMessage
 
 Outcome = Literal["admitted", "skipped", "dead-lettered"]
@@ -51,29 +52,32 @@ def admit(deps: Dependencies, message: AdmissionMessage) -> Outcome:
     except ValidationError:
         raise PoisonMessage("the checkout session is unreadable") from None
     now = deps.clock.now()
-    if session is None or session.status != "queued" or session.expires_at <= to_epoch(now):
+    if session is None or session.status != "queued" or session.hold_until <= now:
         deps.events.pass_in_line(message.event_id, message.seq)
         return "skipped"
     interval = timedelta(seconds=1 / session.admission_per_second)
     slot = deps.events.reserve_admission_slot(
-        session.event_id, now, interval, before=from_epoch(session.expires_at)
+        session.event_id, now, interval, before=session.hold_until
     )
-    if slot is None:  # the hold would end before this fan's turn
-        deps.events.pass_in_line(session.event_id, session.seq)
-        logger.info("checkout expires before its turn", extra=_ids(session.checkout_id))
+    deps.events.pass_in_line(session.event_id, session.seq)
+    if slot is None:
+        _end_in_line(deps, session, now)
         return "skipped"
-    expires_at = expiry_epoch(to_epoch(slot), session.checkout_seconds)
+    hold_until_ms = hold_end_ms(slot, session.checkout_seconds)
     admitted = deps.sessions.transition(
         session.checkout_id,
         "admitted",
         {"queued"},
-        live_at=to_epoch(now),
-        sets={"admitted_at": slot, "expires_at": expires_at},
+        live_at=now,
+        sets={
+            "admitted_at": slot,
+            "hold_until_ms": hold_until_ms,
+            "expires_at": retain_until(hold_until_ms, deps.settings.session_retention_seconds),
+        },
     )
-    deps.events.pass_in_line(session.event_id, session.seq)
     if not admitted:  # cancelled or expired a moment ago; its slot goes unused
         return "skipped"
-    renewed = deps.seats.renew(session.event_id, session.checkout_id, from_epoch(expires_at), now)
+    renewed = deps.seats.renew(session.event_id, session.checkout_id, from_ms(hold_until_ms), now)
     if renewed != len(session.seats):
         # The seats were let go between the two writes (a cancel racing this admission).
         deps.seats.release(session.event_id, session.checkout_id)
@@ -86,6 +90,21 @@ def admit(deps: Dependencies, message: AdmissionMessage) -> Outcome:
         extra={**_ids(session.checkout_id), "wait_seconds": (slot - now).total_seconds()},
     )
     return "admitted"
+
+
+def _end_in_line(deps: Dependencies, session: Session, now: datetime) -> None:
+    """The fan's hold ends before their turn could come: say so now and free the seats
+    for others, rather than hold them for someone who cannot be admitted."""
+    if deps.sessions.transition(
+        session.checkout_id,
+        "expired",
+        {"queued"},
+        live_at=now,
+        sets={"hold_until_ms": ceil_ms(now)},
+    ):
+        deps.seats.release(session.event_id, session.checkout_id)
+        metrics.add_metric(name="CheckoutsExpiredInLine", unit=MetricUnit.Count, value=1)
+        logger.info("checkout's hold ends before its turn", extra=_ids(session.checkout_id))
 
 
 def _ids(checkout_id: object) -> dict[str, str]:

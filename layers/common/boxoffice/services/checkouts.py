@@ -6,9 +6,10 @@ import hashlib
 import hmac
 import math
 import secrets
+from datetime import datetime
 from uuid import UUID, uuid4
 
-from boxoffice.clock import from_epoch, to_epoch
+from boxoffice.clock import ceil_ms, from_ms
 from boxoffice.errors import (
     CheckoutCompleted,
     CheckoutExpired,
@@ -40,17 +41,22 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def expiry_epoch(now_epoch: float, seconds: int) -> int:
-    """Holds end on a whole second: DynamoDB's TTL and Postgres then agree exactly."""
-    return math.ceil(now_epoch + seconds)
+def hold_end_ms(start: datetime, seconds: int) -> int:
+    """A hold of `seconds` from `start`, ending on a whole millisecond (as stored)."""
+    return ceil_ms(start) + 1000 * seconds
 
 
-def _slots_before(moment: float, now_epoch: float, rate: float) -> int:
+def retain_until(hold_until_ms: int, retention_seconds: int) -> int:
+    """The TTL (epoch seconds) of a session whose hold ends at `hold_until_ms`."""
+    return math.ceil(hold_until_ms / 1000) + retention_seconds
+
+
+def _slots_before(moment: datetime, now: datetime, rate: float) -> int:
     """Admission slots (1/rate apart, the last at `moment - 1/rate`) still to come."""
-    return max(0, math.ceil((moment - now_epoch) * rate) - 1)
+    return max(0, math.ceil((moment - now).total_seconds() * rate) - 1)
 
 
-def _place(session: Session, now_epoch: float, line: Line) -> tuple[int, int]:
+def _place(session: Session, now: datetime, line: Line) -> tuple[int, int]:
     """(people ahead not yet admitted, seconds to wait) for a queued checkout.
 
     Someone ahead who has left the line counts until the consumer passes them, so the
@@ -58,21 +64,24 @@ def _place(session: Session, now_epoch: float, line: Line) -> tuple[int, int]:
     """
     rate = session.admission_per_second
     if session.admitted_at is not None:  # scheduled: the slots before its own
-        slot = session.admitted_at.timestamp()
-        return _slots_before(slot, now_epoch, rate), math.ceil(slot - now_epoch)
-    next_free = line.next_admission_at.timestamp() if line.next_admission_at else now_epoch
+        slot = session.admitted_at
+        return _slots_before(slot, now, rate), math.ceil((slot - now).total_seconds())
+    next_free = max(now, line.next_admission_at or now)
     not_scheduled = max(0, session.seq - line.admitted_seq - 1)
-    ahead = not_scheduled + _slots_before(next_free, now_epoch, rate)
-    wait = max(0.0, next_free - now_epoch) + not_scheduled / rate
+    ahead = not_scheduled + _slots_before(next_free, now, rate)
+    wait = (next_free - now).total_seconds() + not_scheduled / rate
     return ahead, math.ceil(wait)
 
 
-def view(session: Session, now_epoch: float, line: Line | None = None) -> CheckoutView:
-    status = session.status_at(now_epoch)
+def view(session: Session, now: datetime, line: Line | None = None) -> CheckoutView:
+    status = session.status_at(now)
     position: int | None = None
     eta: int | None = None
+    # While queued the hold is `hold_seconds` from creation (a scheduled admission renews it
+    # ahead of time; that renewal shows from the slot on).
+    expires_at = session.queue_hold_until if status == "queued" else session.hold_until
     if status == "queued":
-        position, eta = _place(session, now_epoch, line or Line(0, None))
+        position, eta = _place(session, now, line or Line(0, None))
     elif status == "admitted":
         position, eta = 0, 0
     return CheckoutView(
@@ -82,8 +91,8 @@ def view(session: Session, now_epoch: float, line: Line | None = None) -> Checko
         position=position,
         eta_seconds=eta,
         created_at=session.created_at,
-        admitted_at=session.admitted_at if session.admitted_by(now_epoch) else None,
-        expires_at=from_epoch(session.expires_at),
+        admitted_at=session.admitted_at if session.admitted_by(now) else None,
+        expires_at=expires_at,
         seat_ids=session.seat_ids,
         seats=session.seats,
         total_cents=sum(seat.price_cents for seat in session.seats),
@@ -97,8 +106,8 @@ def create_checkout(deps: Dependencies, event_id: str, request: CheckoutRequest)
     event = event_or_404(deps, event_id)
     now = deps.clock.now()
     checkout_id = uuid4()
-    expires_at = expiry_epoch(to_epoch(now), event.hold_seconds)
-    hold = deps.seats.hold(event.id, request.seat_ids, checkout_id, from_epoch(expires_at), now)
+    hold_until_ms = hold_end_ms(now, event.hold_seconds)
+    hold = deps.seats.hold(event.id, request.seat_ids, checkout_id, from_ms(hold_until_ms), now)
     token = secrets.token_urlsafe(32)
     session = Session(
         checkout_id=checkout_id,
@@ -108,7 +117,9 @@ def create_checkout(deps: Dependencies, event_id: str, request: CheckoutRequest)
         token_hash=_hash(token),
         seats=hold.seats,
         created_at=now,
-        expires_at=expires_at,
+        hold_seconds=event.hold_seconds,
+        hold_until_ms=hold_until_ms,
+        expires_at=retain_until(hold_until_ms, deps.settings.session_retention_seconds),
         checkout_seconds=event.checkout_seconds,
         admission_per_second=event.admission_per_second,
     )
@@ -126,7 +137,7 @@ def create_checkout(deps: Dependencies, event_id: str, request: CheckoutRequest)
         "checkout created",
         extra={"checkout_id": str(checkout_id), "event_id": str(event.id), "seq": hold.seq},
     )
-    created = view(session, to_epoch(now), hold.line)
+    created = view(session, now, hold.line)
     return CheckoutCreated(**created.model_dump(), token=token)
 
 
@@ -143,9 +154,9 @@ def _authorised(deps: Dependencies, checkout_id: str, token: str | None) -> Sess
 
 
 def _current_view(deps: Dependencies, session: Session) -> CheckoutView:
-    now_epoch = to_epoch(deps.clock.now())
-    waiting = session.status_at(now_epoch) == "queued" and session.admitted_at is None
-    return view(session, now_epoch, deps.events.line(session.event_id) if waiting else None)
+    now = deps.clock.now()
+    waiting = session.status_at(now) == "queued" and session.admitted_at is None
+    return view(session, now, deps.events.line(session.event_id) if waiting else None)
 
 
 def _reload(deps: Dependencies, checkout_id: UUID) -> Session:
@@ -168,8 +179,8 @@ def _cancel(deps: Dependencies, session: Session) -> Session:
     _, booked = deps.seats.release(session.event_id, session.checkout_id)
     if booked:
         raise CheckoutCompleted()
-    now_epoch = to_epoch(deps.clock.now())
-    if deps.sessions.transition(session.checkout_id, "cancelled", LIVE_STATUSES, live_at=now_epoch):
+    now = deps.clock.now()
+    if deps.sessions.transition(session.checkout_id, "cancelled", LIVE_STATUSES, live_at=now):
         logger.info("checkout cancelled", extra={"checkout_id": str(session.checkout_id)})
         metrics.add_metric(name="CheckoutsCancelled", unit=MetricUnit.Count, value=1)
     session = _reload(deps, session.checkout_id)
@@ -186,7 +197,7 @@ def cancel_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> 
 def start_payment(deps: Dependencies, checkout_id: str, token: str | None) -> Payment:
     """Where to pay for an admitted checkout. The built-in test provider pays at `/complete`."""
     session = _authorised(deps, checkout_id, token)
-    status = session.status_at(to_epoch(deps.clock.now()))
+    status = session.status_at(deps.clock.now())
     if status == "queued":
         raise NotAdmitted()
     if status not in ("admitted", "completed"):
@@ -199,14 +210,14 @@ def start_payment(deps: Dependencies, checkout_id: str, token: str | None) -> Pa
         provider=TEST_PROVIDER,
         payment_url=f"/checkouts/{session.checkout_id}/complete",
         amount_cents=sum(seat.price_cents for seat in session.seats),
-        expires_at=from_epoch(session.expires_at),
+        expires_at=session.hold_until,
     )
 
 
 def _complete(deps: Dependencies, session: Session, provider: str) -> Session:
     """Book the seats of an admitted, live session; idempotent once completed."""
     now = deps.clock.now()
-    status = session.status_at(to_epoch(now))
+    status = session.status_at(now)
     if status == "completed":
         return session
     if status == "queued":
@@ -217,8 +228,12 @@ def _complete(deps: Dependencies, session: Session, provider: str) -> Session:
         )
     total = sum(seat.price_cents for seat in session.seats)
     deps.seats.book(session.event_id, session.checkout_id, session.seat_ids, total, provider, now)
+    retention = deps.settings.paid_session_retention_seconds
     deps.sessions.transition(
-        session.checkout_id, "completed", {"admitted", "completed"}, sets={"completed_at": now}
+        session.checkout_id,
+        "completed",
+        {"admitted", "completed"},
+        sets={"completed_at": now, "expires_at": math.ceil(now.timestamp()) + retention},
     )
     logger.info("checkout completed", extra={"checkout_id": str(session.checkout_id)})
     metrics.add_metric(name="CheckoutsCompleted", unit=MetricUnit.Count, value=1)

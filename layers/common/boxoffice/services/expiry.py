@@ -11,7 +11,6 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from boxoffice.clock import to_epoch
 from boxoffice.errors import PoisonMessage
 from boxoffice.ids import parse_uuid
 from boxoffice.models.checkouts import LIVE_STATUSES
@@ -71,9 +70,7 @@ def sweep(deps: Dependencies) -> SweepResult:
             break
         for hold in released:
             seats += len(hold.seat_ids)
-            if deps.sessions.transition(
-                hold.checkout_id, "expired", LIVE_STATUSES, expired_at=to_epoch(now)
-            ):
+            if deps.sessions.transition(hold.checkout_id, "expired", LIVE_STATUSES, ended_by=now):
                 sessions += 1
     if seats:
         metrics.add_metric(name="SeatsReleasedBySweeper", unit=MetricUnit.Count, value=seats)

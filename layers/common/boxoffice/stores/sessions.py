@@ -1,4 +1,4 @@
-"""Checkout sessions in DynamoDB, one item per checkout, expired by TTL on `expires_at`.
+"""Checkout sessions in DynamoDB, one item per checkout, removed by TTL on `expires_at`.
 
 Every status change is a conditional update, so a duplicate or late request changes
 state at most once and never revives a session that ended.
@@ -16,6 +16,7 @@ from uuid import UUID
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from boxoffice.clock import floor_ms
 from boxoffice.models.checkouts import Session, StoredStatus
 
 if TYPE_CHECKING:
@@ -69,14 +70,15 @@ class SessionStore:
         to: StoredStatus,
         from_statuses: Iterable[StoredStatus],
         *,
-        live_at: float | None = None,
-        expired_at: float | None = None,
+        live_at: datetime | None = None,
+        ended_by: datetime | None = None,
         sets: dict[str, Any] | None = None,
     ) -> bool:
         """Move the session to `to` if its status is one of `from_statuses`.
 
-        `live_at` also requires expires_at > that epoch; `expired_at` requires <= it.
-        Returns False, changing nothing, when the condition does not hold.
+        `live_at` also requires its hold to last beyond that moment; `ended_by` requires
+        the hold to have ended by then. Returns False, changing nothing, when the
+        condition does not hold.
         """
         names = {"#status": "status"}
         values: dict[str, Any] = {":to": to}
@@ -86,11 +88,11 @@ class SessionStore:
             allowed.append(f":from{i}")
         condition = f"attribute_exists(checkout_id) AND #status IN ({', '.join(allowed)})"
         if live_at is not None:
-            values[":now"] = Decimal(repr(live_at))
-            condition += " AND expires_at > :now"
-        if expired_at is not None:
-            values[":now"] = Decimal(repr(expired_at))
-            condition += " AND expires_at <= :now"
+            values[":now"] = floor_ms(live_at)
+            condition += " AND hold_until_ms > :now"
+        if ended_by is not None:
+            values[":now"] = floor_ms(ended_by)
+            condition += " AND hold_until_ms <= :now"
         updates = ["#status = :to"]
         for i, (name, value) in enumerate((sets or {}).items()):
             names[f"#f{i}"] = name
