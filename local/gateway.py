@@ -12,16 +12,22 @@ import base64
 import binascii
 import json
 import mimetypes
+import selectors
+import socket
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.security import safe_join
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -259,7 +265,16 @@ class Gateway:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
-        response = self.dispatch(request)
+        try:
+            response = self.dispatch(request)
+        except Exception:
+            # A bug of the gateway itself: say so on stderr, answer as API Gateway would
+            # (JSON, not werkzeug's HTML page).
+            errors = environ.get("wsgi.errors")
+            if errors is not None:
+                errors.write(f"Error on request {request.method} {request.path}:\n")
+                errors.write(traceback.format_exc())
+            response = self._gateway_failure(500, "Internal server error")
         return response(environ, start_response)
 
     # ------------------------------------------------------------------ answers of its own
@@ -300,7 +315,15 @@ class Gateway:
             )
             response.headers["Allow"] = ", ".join(allowed)
             return response
-        body = self._read_body(request)
+        try:
+            body = self._read_body(request)
+        except (OSError, ValueError, ClientDisconnected):
+            return self.error(
+                400,
+                "bad_request",
+                "The request body could not be read: it is malformed (e.g. a bad chunked "
+                "encoding) or shorter than its Content-Length.",
+            )
         if body is None:
             return self.error(
                 413,
@@ -382,8 +405,29 @@ def _log_invocation(
     log.invocation(function.logical_id, status, invocation.duration_ms, detail)
 
 
+# What the HTTP server itself refuses, before the request reaches the gateway.
+_SERVER_ERROR_CODES = {
+    400: "bad_request",
+    414: "uri_too_long",
+    431: "headers_too_large",
+}
+# How much of a refused request is read and thrown away before the connection closes, so
+# that closing it with unread data (a TCP reset) does not destroy the answer in transit.
+_DRAIN_MAX_BYTES = 1024 * 1024
+_DRAIN_MAX_SECONDS = 1.0
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """No access log: the gateway prints one line per invocation itself."""
+    """No access log: the gateway prints one line per invocation itself.
+
+    Requests the HTTP server refuses by itself (request line or headers too long, too many
+    headers, a malformed request line, an HTTP version other than 1.x) are answered like
+    the gateway's own errors: JSON `{"error": CODE, "message": TEXT}`, always a 4xx.
+    """
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
@@ -391,6 +435,85 @@ class _QuietHandler(WSGIRequestHandler):
     def log(self, type: str, message: str, *args: Any) -> None:
         if type == "error":
             super().log(type, message, *args)
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        version = self.request_version  # "HTTP/0.9" when the request line had none
+        major = version.partition("/")[2].partition(".")[0]
+        if not major.isdigit() or int(major) < 1:
+            text = f"HTTP version {_shown(version)} is not supported; use HTTP/1.1."
+            self._send_json_error(400, "bad_request", text)
+            return False
+        try:
+            urlsplit(self.path)  # werkzeug fails on it later and answers nothing
+        except ValueError:
+            text = f"The request target {_shown(self.path)} is not a valid URL."
+            self._send_json_error(400, "bad_request", text)
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        status = int(code)
+        line = self.requestline or ""
+        if status == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:
+            # A well-formed version that is not 1.x: bad input like any other, so a 4xx.
+            status = 400
+            version = line.split()[-1] if line.split() else ""
+            text = f"HTTP version {_shown(version)} is not supported; use HTTP/1.1."
+        elif status == HTTPStatus.REQUEST_URI_TOO_LONG:
+            text = "The request line (method, URL and version) is longer than 65536 bytes."
+        elif status == HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE:
+            text = f"The request headers are too large ({explain or message or 'too large'})."
+        elif status == HTTPStatus.BAD_REQUEST:
+            text = f"Malformed request line {_shown(line)}; expected 'METHOD /path HTTP/1.1'."
+        else:
+            text = message or HTTPStatus(status).phrase
+        if status >= 500:
+            status = 400
+        self._send_json_error(status, _SERVER_ERROR_CODES.get(status, "bad_request"), text)
+
+    def _send_json_error(self, status: int, code: str, text: str) -> None:
+        self.close_connection = True
+        body = json.dumps({"error": code, "message": text}).encode("utf-8")
+        app = getattr(self.server, "app", None)
+        extra = app.gateway_headers if isinstance(app, Gateway) else {}
+        # Written by hand: http.server leaves out the status line and headers when the
+        # request line was unreadable (it then assumes HTTP/0.9).
+        lines = [
+            f"{self.protocol_version} {status} {HTTPStatus(status).phrase}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            "Connection: close",
+            *(f"{name}: {value}" for name, value in extra.items()),
+        ]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        try:
+            self.wfile.write(head if self.command == "HEAD" else head + body)
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        self._discard_unread()
+
+    def _discard_unread(self) -> None:
+        """Read what the client is still sending (bounded), then let the connection close."""
+        deadline = time.monotonic() + _DRAIN_MAX_SECONDS
+        total = 0
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.connection, selectors.EVENT_READ)
+                while total < _DRAIN_MAX_BYTES and time.monotonic() < deadline:
+                    if not selector.select(timeout=0.05):
+                        return
+                    data = self.rfile.read1(65536)
+                    if not data:
+                        return
+                    total += len(data)
+        except (OSError, ValueError):
+            return
 
 
 class GatewayServer:

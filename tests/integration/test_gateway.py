@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
+import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from werkzeug.wrappers import Request
 from local import template
 from local.gateway import (
     Gateway,
+    GatewayServer,
     MalformedProxyResponse,
     proxy_response,
     request_event,
@@ -352,6 +356,153 @@ def test_function_errors_and_timeouts_are_502_and_504():
     )
     answer = timed_out.get("/events")
     assert (answer.status_code, body(answer)) == (504, {"message": "Endpoint request timed out"})
+
+
+# ------------------------------------------------- the HTTP server, over a raw socket
+@pytest.fixture
+def served() -> Iterator[tuple[GatewayServer, Recorder]]:
+    """The gateway on a real threaded server on a free port, as the local stack runs it."""
+    recorder = Recorder()
+    server = GatewayServer(gateway(recorder), "127.0.0.1", 0)
+    server.start()
+    try:
+        yield server, recorder
+    finally:
+        server.stop()
+
+
+def raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send `request` as is and read the whole answer: (status, headers, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    answer = b"".join(chunks)
+    head, separator, content = answer.partition(b"\r\n\r\n")
+    assert separator, f"no HTTP head in {answer[:300]!r}"
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    version, status, _ = status_line.split(" ", 2)
+    assert version.startswith("HTTP/1."), status_line
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status), headers, content
+
+
+MALFORMED_REQUESTS = {
+    "url over 64 KB": (
+        b"GET /events/" + b"e" * 100_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        414,
+        "uri_too_long",
+    ),
+    "header line over 64 KB": (
+        b"GET /events HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n",
+        431,
+        "headers_too_large",
+    ),
+    "over 100 headers": (
+        b"GET /events HTTP/1.1\r\nHost: localhost\r\n"
+        + b"".join(b"X-Header-%d: v\r\n" % n for n in range(150))
+        + b"\r\n",
+        431,
+        "headers_too_large",
+    ),
+    "no method, path or version": (b"HELLO\r\n\r\n", 400, "bad_request"),
+    "HTTP/9.9": (b"GET /events HTTP/9.9\r\nHost: localhost\r\n\r\n", 400, "bad_request"),
+    "HTTP/2.0 in plain text": (
+        b"GET /events HTTP/2.0\r\nHost: localhost\r\n\r\n",
+        400,
+        "bad_request",
+    ),
+    "a version that is no version": (
+        b"GET /events HTTP/x\r\nHost: localhost\r\n\r\n",
+        400,
+        "bad_request",
+    ),
+    "four words": (b"GET /events and more HTTP/1.1\r\n\r\n", 400, "bad_request"),
+    "HTTP/0.9 (no version)": (b"GET /events\r\n\r\n", 400, "bad_request"),
+    "HTTP/0.9 POST": (b"POST /events\r\n\r\n", 400, "bad_request"),
+    "a target that is no URL": (
+        b"GET http://[::1 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        400,
+        "bad_request",
+    ),
+    "a broken chunked body": (
+        b"POST /events HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"zz\r\nabc\r\n0\r\n\r\n",
+        400,
+        "bad_request",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    list(MALFORMED_REQUESTS.values()),
+    ids=list(MALFORMED_REQUESTS),
+)
+def test_requests_the_server_refuses_get_a_json_4xx(served, caplog, request_bytes, status, code):
+    server, recorder = served
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        answer_status, headers, content = raw_exchange(server.port, request_bytes)
+    assert answer_status == status
+    assert headers["content-type"] == "application/json"
+    assert int(headers["content-length"]) == len(content)
+    answer = json.loads(content)
+    assert answer["error"] == code
+    assert isinstance(answer["message"], str)
+    assert answer["message"]
+    for name, value in template.gateway_response_headers().items():
+        assert headers[name.lower()] == value
+    assert recorder.calls == []
+    # quiet: refusing bad input is not worth a log line
+    assert [r.getMessage() for r in caplog.records if r.name == "werkzeug"] == []
+
+
+def test_well_formed_requests_still_pass_over_the_wire(served):
+    server, recorder = served
+    for version in (b"HTTP/1.1", b"HTTP/1.0"):
+        status, headers, content = raw_exchange(
+            server.port, b"GET /events " + version + b"\r\nHost: localhost\r\n\r\n"
+        )
+        assert (status, json.loads(content)) == (200, {"function": "ListEventsFunction"})
+        assert headers["content-type"] == "application/json"
+    assert len(recorder.calls) == 2
+
+
+def test_head_on_an_api_route_is_405_as_no_head_method_is_defined(served):
+    # API Gateway REST answers HEAD only where the API defines HEAD (or ANY); the template
+    # defines GET, so HEAD is refused like any other undefined method, without a body.
+    server, recorder = served
+    status, headers, content = raw_exchange(
+        server.port, b"HEAD /events HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    )
+    assert status == 405
+    assert headers["content-type"] == "application/json"
+    assert "GET" in headers["allow"].split(", ")
+    assert content == b""
+    assert recorder.calls == []
+    # the page's files are static, and HEAD on them answers like GET without a body
+    status, headers, content = raw_exchange(
+        server.port, b"HEAD /app.js HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    )
+    assert status == 200
+    assert int(headers["content-length"]) == (ROOT / "web" / "app.js").stat().st_size
+    assert content == b""
+
+
+def test_a_gateway_bug_is_a_json_500_not_an_html_page(capsys):
+    class Broken:
+        def invoke(self, function: Function, event: dict[str, Any], **kwargs: Any) -> Invocation:
+            raise RuntimeError("a bug in the gateway")
+
+    answer = Client(gateway(Broken())).get("/events")
+    assert answer.status_code == 500
+    assert answer.headers["Content-Type"] == "application/json"
+    assert body(answer) == {"message": "Internal server error"}
+    assert "RuntimeError: a bug in the gateway" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------- worker processes
