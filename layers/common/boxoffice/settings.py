@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     max_seats_per_checkout: int = Field(default=10, ge=1, le=100)
     max_seats_per_event: int = Field(default=20_000, ge=1)
 
+    # Stripe's webhook signing secret. In AWS it lives in Secrets Manager (the ARN wins when
+    # set); the default is a local test value, not a real secret.
+    stripe_webhook_secret: SecretStr = SecretStr("whsec_local_test_secret")
+    stripe_webhook_secret_arn: str | None = None
+
     @field_validator("database_url", "admission_queue_url", "admission_dlq_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

@@ -1,0 +1,348 @@
+"""POST /webhooks/stripe with payloads signed here (offline): verdicts, refusals, retries."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
+import time
+from uuid import uuid4
+
+import boto3
+import pytest
+import stripe
+
+from boxoffice import runtime
+from boxoffice.services.payments import signing_secret
+from tests.support import api_event, consume_all, hold, invoke, on_checkout
+
+NAME = "handle_stripe_webhook"
+SIGNED = "<signed now with the test secret>"
+
+
+def sign(payload: str, secret: str, timestamp: float | None = None) -> str:
+    """Stripe's scheme. The tolerance is checked against the real time, not the fake clock."""
+    stamp = int(time.time() if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"{stamp}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={digest}"
+
+
+def stripe_event(
+    kind: str,
+    checkout_id: str | None,
+    *,
+    payment_status: str = "paid",
+    event_id: str | None = None,
+    in_metadata: bool = False,
+) -> str:
+    session: dict[str, object] = {
+        "id": f"cs_test_{uuid4().hex}",
+        "object": "checkout.session",
+        "client_reference_id": None if in_metadata else checkout_id,
+        "metadata": {"checkout_id": checkout_id} if in_metadata and checkout_id else {},
+        "payment_status": payment_status,
+    }
+    return json.dumps(
+        {
+            "id": event_id or f"evt_{uuid4().hex}",
+            "object": "event",
+            "type": kind,
+            "created": int(time.time()),
+            "livemode": False,
+            "data": {"object": session},
+        }
+    )
+
+
+@pytest.fixture
+def secret(deps) -> str:
+    return deps.settings.stripe_webhook_secret.get_secret_value()
+
+
+@pytest.fixture
+def deliver(secret):
+    """Send `payload` as Stripe would (signed now unless told otherwise)."""
+
+    def send(
+        payload: str,
+        signature: str | None = SIGNED,
+        *,
+        encoded: bool = False,
+        header: str = "Stripe-Signature",
+    ) -> tuple[int, dict]:
+        if signature == SIGNED:
+            signature = sign(payload, secret)
+        event = api_event(NAME, raw_body=payload, headers={"Stripe-Signature": None})
+        if signature is not None:
+            event = api_event(NAME, raw_body=payload, headers={header: signature})
+        if encoded:
+            event["body"] = base64.b64encode(payload.encode()).decode()
+            event["isBase64Encoded"] = True
+        return invoke(NAME, event)
+
+    return send
+
+
+@pytest.fixture
+def held(deps, make_event):
+    """A queued checkout of two seats (60 s hold, 30 s to pay once admitted)."""
+    event_id = make_event(seats=12, hold_seconds=60, checkout_seconds=30)
+    status, body = hold(event_id, ["A-1-1", "A-1-2"])
+    assert status == 201
+    return event_id, body["checkout_id"], body["token"]
+
+
+@pytest.fixture
+def admitted(held, aws):
+    consume_all(aws.queue_url)
+    return held
+
+
+def seat_statuses(event_id) -> dict[str, str]:
+    _, seats = invoke("list_seats", api_event("list_seats", event_id=str(event_id)))
+    return {s["seat_id"]: s["status"] for s in seats if s["seat_id"] in ("A-1-1", "A-1-2")}
+
+
+def orders(deps, checkout_id: str) -> list[str]:
+    with deps.connection() as conn:
+        rows = conn.execute(
+            "SELECT payment_provider FROM orders WHERE checkout_id = %s", (checkout_id,)
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def metric_count(output: str, name: str) -> int:
+    """How many flushed EMF blobs on stdout carry metric `name`."""
+    return sum(1 for line in output.splitlines() if line.startswith("{") and f'"{name}"' in line)
+
+
+def test_sample_event_is_a_well_formed_stripe_delivery(secret):
+    event = api_event(NAME)
+    assert (event["httpMethod"], event["resource"], event["pathParameters"]) == (
+        "POST",
+        "/webhooks/stripe",
+        None,
+    )
+    assert json.loads(event["body"])["type"] == "checkout.session.completed"
+    # signed for real with the local test secret, but long ago: refused as stale
+    header = event["headers"]["Stripe-Signature"]
+    assert stripe.WebhookSignature.verify_header(event["body"], header, secret, tolerance=0)
+    status, body = invoke(NAME, event)
+    assert (status, body["error"]) == (400, "invalid_signature")
+    assert "tolerance" in body["message"]
+
+
+def test_paid_books_the_seats_and_completes_the_checkout(admitted, deliver, deps):
+    event_id, checkout_id, token = admitted
+    status, body = deliver(stripe_event("checkout.session.completed", checkout_id))
+    assert (status, body) == (
+        200,
+        {"received": True, "handled": True, "checkout_id": checkout_id, "status": "completed"},
+    )
+    assert seat_statuses(event_id) == {"A-1-1": "booked", "A-1-2": "booked"}
+    assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "completed"
+    assert orders(deps, checkout_id) == ["stripe"]
+
+
+def test_the_same_event_delivered_twice_changes_state_once(admitted, deliver, deps, capsys):
+    event_id, checkout_id, _ = admitted
+    payload = stripe_event("checkout.session.completed", checkout_id, event_id="evt_retried")
+    capsys.readouterr()
+    first = deliver(payload)
+    again = deliver(payload)
+    assert first == again == (200, first[1])
+    assert first[1]["status"] == "completed"
+    assert metric_count(capsys.readouterr().out, "CheckoutsCompleted") == 1
+    assert orders(deps, checkout_id) == ["stripe"]
+    assert seat_statuses(event_id) == {"A-1-1": "booked", "A-1-2": "booked"}
+
+
+def test_async_payment_succeeded_books_too(admitted, deliver):
+    _, checkout_id, _ = admitted
+    status, body = deliver(stripe_event("checkout.session.async_payment_succeeded", checkout_id))
+    assert (status, body["handled"], body["status"]) == (200, True, "completed")
+
+
+def test_completed_but_not_yet_paid_waits_for_the_async_verdict(admitted, deliver):
+    event_id, checkout_id, token = admitted
+    payload = stripe_event("checkout.session.completed", checkout_id, payment_status="unpaid")
+    assert deliver(payload) == (
+        200,
+        {"received": True, "handled": False, "reason": "payment_pending"},
+    )
+    assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "admitted"
+    assert seat_statuses(event_id) == {"A-1-1": "held", "A-1-2": "held"}
+
+
+def test_expired_releases_the_seats_and_cancels_once(admitted, deliver, capsys):
+    event_id, checkout_id, token = admitted
+    payload = stripe_event("checkout.session.expired", checkout_id, payment_status="unpaid")
+    capsys.readouterr()
+    status, body = deliver(payload)
+    assert (status, body) == (
+        200,
+        {"received": True, "handled": True, "checkout_id": checkout_id, "status": "cancelled"},
+    )
+    assert deliver(payload) == (status, body)
+    assert metric_count(capsys.readouterr().out, "CheckoutsCancelled") == 1
+    assert seat_statuses(event_id) == {"A-1-1": "available", "A-1-2": "available"}
+    assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "cancelled"
+    # a payment that still arrives afterwards books nothing
+    late = deliver(stripe_event("checkout.session.completed", checkout_id))
+    assert (late[0], late[1]["handled"], late[1]["reason"]) == (200, False, "checkout_expired")
+    assert seat_statuses(event_id) == {"A-1-1": "available", "A-1-2": "available"}
+
+
+def test_failed_payments_release_the_seats(admitted, deliver):
+    event_id, checkout_id, _ = admitted
+    payload = stripe_event(
+        "checkout.session.async_payment_failed", checkout_id, payment_status="unpaid"
+    )
+    status, body = deliver(payload)
+    assert (status, body["handled"], body["status"]) == (200, True, "cancelled")
+    assert seat_statuses(event_id) == {"A-1-1": "available", "A-1-2": "available"}
+
+
+def test_a_declined_card_keeps_the_seats_for_another_try(admitted, deliver):
+    event_id, checkout_id, _ = admitted
+    declined = stripe_event("payment_intent.payment_failed", checkout_id, in_metadata=True)
+    status, body = deliver(declined)
+    assert (status, body["handled"]) == (200, False)
+    assert seat_statuses(event_id) == {"A-1-1": "held", "A-1-2": "held"}
+
+
+def test_a_failure_after_payment_changes_nothing(admitted, deliver):
+    event_id, checkout_id, _ = admitted
+    assert deliver(stripe_event("checkout.session.completed", checkout_id))[0] == 200
+    failed = stripe_event("checkout.session.expired", checkout_id, in_metadata=True)
+    assert deliver(failed) == (
+        200,
+        {
+            "received": True,
+            "handled": False,
+            "checkout_id": checkout_id,
+            "reason": "checkout_completed",
+        },
+    )
+    assert seat_statuses(event_id) == {"A-1-1": "booked", "A-1-2": "booked"}
+
+
+def test_paid_while_still_queued_is_not_applied(held, deliver):
+    event_id, checkout_id, token = held
+    status, body = deliver(stripe_event("checkout.session.completed", checkout_id))
+    assert (status, body["handled"], body["reason"]) == (200, False, "not_admitted")
+    assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "queued"
+    assert seat_statuses(event_id) == {"A-1-1": "held", "A-1-2": "held"}
+
+
+def test_paid_after_the_hold_expired_books_nothing_and_says_refund(
+    admitted, deliver, clock, deps, capsys
+):
+    event_id, checkout_id, _ = admitted
+    clock.advance(30)
+    capsys.readouterr()
+    status, body = deliver(stripe_event("checkout.session.completed", checkout_id))
+    assert (status, body) == (
+        200,
+        {
+            "received": True,
+            "handled": False,
+            "checkout_id": checkout_id,
+            "reason": "checkout_expired",
+        },
+    )
+    assert metric_count(capsys.readouterr().out, "PaidAfterExpiry") == 1
+    assert seat_statuses(event_id) == {"A-1-1": "available", "A-1-2": "available"}
+    assert orders(deps, checkout_id) == []
+
+
+@pytest.mark.parametrize(
+    ("reference", "reason"),
+    [
+        (str(uuid4()), "checkout_not_found"),
+        ("cs_not_one_of_ours", "checkout_not_found"),
+        (None, "missing_checkout_id"),
+    ],
+)
+def test_events_for_no_checkout_of_ours_are_acknowledged(deps, deliver, reference, reason):
+    status, body = deliver(stripe_event("checkout.session.completed", reference))
+    assert (status, body["handled"], body["reason"]) == (200, False, reason)
+
+
+def test_other_event_types_are_acknowledged_unhandled(admitted, deliver):
+    _, checkout_id, _ = admitted
+    payload = stripe_event("charge.refunded", checkout_id)
+    assert deliver(payload) == (200, {"received": True, "handled": False})
+
+
+def test_base64_encoded_body_is_verified_on_its_decoded_bytes(admitted, deliver):
+    event_id, checkout_id, _ = admitted
+    payload = stripe_event("checkout.session.completed", checkout_id).replace('"id"', '"id" ')
+    status, body = deliver(payload, encoded=True)
+    assert (status, body["status"]) == (200, "completed")
+    assert seat_statuses(event_id) == {"A-1-1": "booked", "A-1-2": "booked"}
+
+
+def test_header_name_is_case_insensitive(admitted, deliver, secret):
+    _, checkout_id, _ = admitted
+    payload = stripe_event("checkout.session.completed", checkout_id)
+    status, _ = deliver(payload, sign(payload, secret), header="stripe-signature")
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    "case", ["missing", "empty", "wrong_secret", "tampered", "stale", "garbage", "other_scheme"]
+)
+def test_bad_signatures_are_refused_and_change_nothing(admitted, deliver, secret, case):
+    event_id, checkout_id, token = admitted
+    payload = stripe_event("checkout.session.completed", checkout_id)
+    signature: str | None = {
+        "missing": None,
+        "empty": "",
+        "wrong_secret": sign(payload, "whsec_someone_else"),
+        "tampered": sign(payload, secret),
+        "stale": sign(payload, secret, time.time() - 600),
+        "garbage": "not a signature",
+        "other_scheme": sign(payload, secret).replace("v1=", "v0="),
+    }[case]
+    if case == "tampered":
+        payload = payload.replace('"paid"', '"paid" ')
+    status, body = deliver(payload, signature)
+    assert (status, body["error"]) == (400, "invalid_signature")
+    assert body["message"]
+    assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "admitted"
+    assert seat_statuses(event_id) == {"A-1-1": "held", "A-1-2": "held"}
+
+
+@pytest.mark.parametrize("payload", ["", "not json", "[1, 2]", '"text"', "{"])
+def test_signed_but_unreadable_payloads_are_refused(deps, deliver, payload):
+    assert deliver(payload) == (
+        400,
+        {"error": "invalid_payload", "message": "The request body is not a Stripe event."},
+    )
+
+
+def test_a_body_that_is_not_utf8_is_refused(deps, deliver):
+    event = api_event(NAME, headers={"Stripe-Signature": "t=1,v1=00"})
+    event["body"] = base64.b64encode(b"\xff\xfe{").decode()
+    event["isBase64Encoded"] = True
+    status, body = invoke(NAME, event)
+    assert (status, body["error"]) == (400, "invalid_request")
+
+
+def test_secret_comes_from_secrets_manager_when_its_arn_is_set(admitted, deps, deliver):
+    _, checkout_id, _ = admitted
+    stored = "whsec_from_secrets_manager"
+    arn = boto3.client("secretsmanager").create_secret(
+        Name=f"stripe-webhook-{uuid4().hex}", SecretString=f"{stored}\n"
+    )["ARN"]
+    settings = deps.settings.model_copy(update={"stripe_webhook_secret_arn": arn})
+    assert signing_secret(settings) == stored
+    runtime.use(dataclasses.replace(deps, settings=settings))
+    payload = stripe_event("checkout.session.completed", checkout_id)
+    plain = deps.settings.stripe_webhook_secret.get_secret_value()
+    assert deliver(payload, sign(payload, plain))[1]["error"] == "invalid_signature"
+    status, body = deliver(payload, sign(payload, stored))
+    assert (status, body["status"]) == (200, "completed")
