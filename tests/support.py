@@ -231,3 +231,10 @@ def consume_all(queue_url: str, rounds: int = 100) -> int:
             return handled
         handled += received - len(failed)
     raise AssertionError("the admission queue did not drain")
+
+
+def seat_statuses(event_id: object) -> dict[str, str]:
+    """GET /events/{event_id}/seats through its handler, as {seat_id: status}."""
+    status, seats = invoke("list_seats", api_event("list_seats", event_id=str(event_id)))
+    assert status == 200, seats
+    return {seat["seat_id"]: seat["status"] for seat in seats}

@@ -6,20 +6,11 @@ from uuid import uuid4
 
 import pytest
 
-from tests.support import api_event, consume_all, hold, invoke, on_checkout
+from tests.support import api_event, consume_all, hold, invoke, on_checkout, seat_statuses
 
 
 def seat_status(event_id, seat_id: str) -> str:
-    _, seats = invoke("list_seats", api_event("list_seats", event_id=str(event_id)))
-    return {s["seat_id"]: s["status"] for s in seats}[seat_id]
-
-
-@pytest.fixture
-def held(deps, make_event):
-    event_id = make_event(seats=12, hold_seconds=60, checkout_seconds=30)
-    status, body = hold(event_id, ["A-1-1", "A-1-2"])
-    assert status == 201
-    return event_id, body["checkout_id"], body["token"]
+    return seat_statuses(event_id)[seat_id]
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ import stripe
 
 from boxoffice import runtime
 from boxoffice.services.payments import signing_secret
-from tests.support import api_event, consume_all, hold, invoke, on_checkout
+from tests.support import api_event, consume_all, invoke, on_checkout
+from tests.support import seat_statuses as all_seat_statuses
 
 NAME = "handle_stripe_webhook"
 SIGNED = "<signed now with the test secret>"
@@ -86,23 +87,14 @@ def deliver(secret):
 
 
 @pytest.fixture
-def held(deps, make_event):
-    """A queued checkout of two seats (60 s hold, 30 s to pay once admitted)."""
-    event_id = make_event(seats=12, hold_seconds=60, checkout_seconds=30)
-    status, body = hold(event_id, ["A-1-1", "A-1-2"])
-    assert status == 201
-    return event_id, body["checkout_id"], body["token"]
-
-
-@pytest.fixture
 def admitted(held, aws):
     consume_all(aws.queue_url)
     return held
 
 
 def seat_statuses(event_id) -> dict[str, str]:
-    _, seats = invoke("list_seats", api_event("list_seats", event_id=str(event_id)))
-    return {s["seat_id"]: s["status"] for s in seats if s["seat_id"] in ("A-1-1", "A-1-2")}
+    statuses = all_seat_statuses(event_id)
+    return {seat: statuses[seat] for seat in ("A-1-1", "A-1-2")}
 
 
 def orders(deps, checkout_id: str) -> list[str]:

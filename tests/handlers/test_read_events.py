@@ -1,12 +1,8 @@
 from __future__ import annotations
 
-from tests.support import api_event, hold, invoke
+from tests.support import api_event, hold, invoke, seat_statuses
 
-
-def seats_by_id(event_id) -> dict[str, str]:
-    status, seats = invoke("list_seats", api_event("list_seats", event_id=str(event_id)))
-    assert status == 200
-    return {seat["seat_id"]: seat["status"] for seat in seats}
+seats_by_id = seat_statuses
 
 
 def test_list_events_counts_live_availability(deps, make_event, clock):
