@@ -102,3 +102,11 @@ def test_payment_is_for_admitted_checkouts_only(held, aws, clock):
     clock.advance(30)
     status, body = on_checkout("start_payment", checkout_id, token)
     assert (status, body["error"]) == (409, "checkout_expired")
+
+
+def test_a_paid_checkout_has_nothing_left_to_pay(held, aws):
+    _, checkout_id, token = held
+    consume_all(aws.queue_url)
+    assert on_checkout("complete_checkout", checkout_id, token)[0] == 200
+    status, body = on_checkout("start_payment", checkout_id, token)
+    assert (status, body["error"]) == (409, "checkout_completed")

@@ -99,3 +99,17 @@ def test_values_postgres_or_python_cannot_hold_are_400(deps):
     deep = '{"name":' * 20_000 + "1" + "}" * 20_000
     event = api_event("create_event", raw_body=deep, headers={"x-api-key": "test-admin-key"})
     assert invoke("create_event", event)[0] == 400
+
+
+def test_starts_at_must_be_a_date_and_time_text(deps):
+    good = json.loads(load_event("create_event")["body"])
+    for starts_at in (12345, 1.5e9, True, None, ["2031-01-01T00:00:00Z"]):
+        status, answer = invoke(
+            "create_event",
+            api_event(
+                "create_event",
+                body={**good, "starts_at": starts_at},
+                headers={"x-api-key": "test-admin-key"},
+            ),
+        )
+        assert (status, answer["error"]) == (400, "invalid_request"), starts_at

@@ -37,6 +37,7 @@ def stripe_event(
     payment_status: str = "paid",
     event_id: str | None = None,
     in_metadata: bool = False,
+    amount_total: int = 5000,  # the held fixture's two seats
 ) -> str:
     session: dict[str, object] = {
         "id": f"cs_test_{uuid4().hex}",
@@ -44,6 +45,8 @@ def stripe_event(
         "client_reference_id": None if in_metadata else checkout_id,
         "metadata": {"checkout_id": checkout_id} if in_metadata and checkout_id else {},
         "payment_status": payment_status,
+        "amount_total": amount_total,
+        "currency": "eur",
     }
     return json.dumps(
         {
@@ -338,3 +341,12 @@ def test_secret_comes_from_secrets_manager_when_its_arn_is_set(admitted, deps, d
     assert deliver(payload, sign(payload, plain))[1]["error"] == "invalid_signature"
     status, body = deliver(payload, sign(payload, stored))
     assert (status, body["status"]) == (200, "completed")
+
+
+def test_a_payment_of_the_wrong_amount_books_nothing(admitted, deliver):
+    event_id, checkout_id, token = admitted
+    short = stripe_event("checkout.session.completed", checkout_id, amount_total=1)
+    status, body = deliver(short)
+    assert (status, body["handled"], body["reason"]) == (200, False, "amount_mismatch")
+    assert seat_statuses(event_id) == {"A-1-1": "held", "A-1-2": "held"}
+    assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "admitted"

@@ -71,8 +71,16 @@ class CheckoutExpired(DomainError):
 class CheckoutCompleted(DomainError):
     code = "checkout_completed"
 
-    def __init__(self) -> None:
-        super().__init__("This checkout is already paid and booked; it cannot be cancelled.")
+    def __init__(
+        self, message: str = "This checkout is already paid and booked; it cannot be cancelled."
+    ) -> None:
+        super().__init__(message)
+
+
+class PaymentMismatch(DomainError):
+    """A provider says paid, but not the checkout's total: nothing is booked."""
+
+    code = "amount_mismatch"
 
 
 class PoisonMessage(DomainError):

@@ -34,6 +34,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.NotAdmitted: HTTPStatus.CONFLICT,
     errors.CheckoutExpired: HTTPStatus.CONFLICT,
     errors.CheckoutCompleted: HTTPStatus.CONFLICT,
+    errors.PaymentMismatch: HTTPStatus.CONFLICT,
 }
 
 CORS = CORSConfig(

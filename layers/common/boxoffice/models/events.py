@@ -56,6 +56,15 @@ class EventSpec(_Strict):
     admission_per_second: Annotated[StrictFloat | StrictInt, Field(ge=0.001, le=1_000)] = 1
     seats: Annotated[list[SeatSpec], Field(min_length=1)]
 
+    @field_validator("starts_at", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        if not isinstance(value, str | datetime):
+            raise ValueError(
+                "starts_at must be an ISO 8601 date and time, e.g. 2031-06-01T19:30:00Z"
+            )
+        return value
+
     @field_validator("starts_at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:

@@ -17,6 +17,7 @@ from boxoffice.errors import (
     Forbidden,
     InvalidRequest,
     NotAdmitted,
+    PaymentMismatch,
     Unauthorized,
 )
 from boxoffice.ids import parse_uuid
@@ -200,7 +201,9 @@ def start_payment(deps: Dependencies, checkout_id: str, token: str | None) -> Pa
     status = session.status_at(deps.clock.now())
     if status == "queued":
         raise NotAdmitted()
-    if status not in ("admitted", "completed"):
+    if status == "completed":
+        raise CheckoutCompleted("This checkout is already paid and booked.")
+    if status != "admitted":
         raise CheckoutExpired(
             f"This checkout is {status}; it can no longer be paid.", checkout_status=status
         )
@@ -247,10 +250,24 @@ def complete_checkout(deps: Dependencies, checkout_id: str, token: str | None) -
 
 
 def settle_payment(
-    deps: Dependencies, checkout_id: UUID, *, paid: bool, provider: str
+    deps: Dependencies,
+    checkout_id: UUID,
+    *,
+    paid: bool,
+    provider: str,
+    amount_cents: int | None = None,
 ) -> CheckoutView:
-    """A payment provider's verdict (a signed webhook, so no token): paid books the seats,
-    not paid releases them. Idempotent; raises the same domain errors as the fan's routes."""
+    """A payment provider's verdict (a signed webhook, so no token): paid, for exactly the
+    checkout's total, books the seats; not paid releases them. Idempotent; raises the same
+    domain errors as the fan's routes, and PaymentMismatch for a wrong amount."""
     session = _reload(deps, checkout_id)
-    done = _complete(deps, session, provider) if paid else _cancel(deps, session)
-    return _current_view(deps, done)
+    if not paid:
+        return _current_view(deps, _cancel(deps, session))
+    total = sum(seat.price_cents for seat in session.seats)
+    if amount_cents != total:
+        raise PaymentMismatch(
+            f"Paid {amount_cents} cents for a checkout of {total}; nothing was booked.",
+            amount_cents=amount_cents,
+            total_cents=total,
+        )
+    return _current_view(deps, _complete(deps, session, provider))

@@ -20,6 +20,7 @@ from boxoffice.errors import (
     CheckoutNotFound,
     DomainError,
     NotAdmitted,
+    PaymentMismatch,
 )
 from boxoffice.ids import parse_uuid
 from boxoffice.models.checkouts import StoredStatus
@@ -108,6 +109,8 @@ def _not_applied(
         # The customer's money was taken but nothing was booked: someone must refund it.
         if isinstance(error, CheckoutExpired):
             metrics.add_metric(name="PaidAfterExpiry", unit=MetricUnit.Count, value=1)
+        if isinstance(error, PaymentMismatch):
+            metrics.add_metric(name="PaidAmountMismatch", unit=MetricUnit.Count, value=1)
         logger.error("stripe payment not applied; refund needed", extra=extra)
     else:
         logger.warning("stripe payment failure not applied", extra=extra)
@@ -143,8 +146,21 @@ def handle_stripe_webhook(
         return WebhookReceipt(handled=False, reason=CheckoutNotFound.code)
 
     try:
-        settled = settle_payment(deps, checkout_id, paid=paid, provider=PROVIDER)
-    except (CheckoutNotFound, NotAdmitted, CheckoutExpired, CheckoutCompleted) as error:
+        amount = stripe_object.get("amount_total")
+        settled = settle_payment(
+            deps,
+            checkout_id,
+            paid=paid,
+            provider=PROVIDER,
+            amount_cents=amount if isinstance(amount, int) else None,
+        )
+    except (
+        CheckoutNotFound,
+        NotAdmitted,
+        CheckoutExpired,
+        CheckoutCompleted,
+        PaymentMismatch,
+    ) as error:
         return _not_applied(error, checkout_id, paid=paid, log=log)
     logger.info("stripe event settled checkout", extra={**log, "status": settled.status})
     return WebhookReceipt(handled=True, checkout_id=settled.checkout_id, status=settled.status)
