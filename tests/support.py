@@ -22,22 +22,15 @@ PLACEHOLDER_CHECKOUT = "22222222-2222-4222-8222-222222222222"
 
 
 class FakeClock:
-    """A clock the test moves; `sleep` advances it instead of waiting."""
+    """A clock the test moves."""
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
         self._lock = threading.Lock()
-        self.slept: list[float] = []
 
     def now(self) -> datetime:
         with self._lock:
             return self._now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.slept.append(seconds)
-            if seconds > 0:
-                self._now += timedelta(seconds=seconds)
 
     def advance(self, seconds: float) -> None:
         with self._lock:

@@ -1,8 +1,8 @@
-"""Time as a dependency, so expiry and admission pacing are tested without sleeping."""
+"""Time as a dependency, so expiry and admission pacing are tested without sleeping, and
+the millisecond arithmetic that keeps DynamoDB and Postgres agreeing on when a hold ends."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -10,16 +10,10 @@ from typing import Protocol
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
-    def sleep(self, seconds: float) -> None: ...
-
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

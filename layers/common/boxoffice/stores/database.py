@@ -35,11 +35,6 @@ class LazyConnection:
             )
         yield self._conn
 
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
 
 def conninfo_from_settings(settings: Settings) -> str:
     """A full URL when given (local, tests); else RDS Proxy host + Secrets Manager secret."""
