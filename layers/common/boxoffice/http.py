@@ -15,7 +15,8 @@ from aws_lambda_powertools.event_handler import (
 )
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 
 from boxoffice import errors
 from boxoffice.observability import Handler, api_entrypoint, logger
@@ -52,10 +53,8 @@ def error_response(status: HTTPStatus, code: str, message: str, /, **details: An
 
 
 def json_response(payload: Any, status: HTTPStatus = HTTPStatus.OK) -> Response[str]:
-    if isinstance(payload, BaseModel):
-        body = payload.model_dump_json()
-    else:
-        body = TypeAdapter(type(payload)).dump_json(payload).decode()
+    """A model, or a list of models, as a JSON response."""
+    body = to_json(payload).decode()
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
