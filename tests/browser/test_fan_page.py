@@ -146,3 +146,19 @@ def test_an_expired_hold_is_said_plainly_and_frees_the_seat(stack, browser):
     other = new_fan(browser, stack)
     open_event(other, event_id)
     expect(seat(other, "A-1-1")).to_be_enabled()
+
+
+def test_a_checkout_window_that_runs_out_is_said_plainly(stack, browser):
+    event_id = create_event(stack, "Short Checkout", checkout_seconds=3, admission_per_second=5)
+    fan = new_fan(browser, stack)
+    open_event(fan, event_id)
+    seat(fan, "B-1-4").click()
+    fan.locator("#hold-button").click()
+    expect(fan.locator("#countdown")).to_be_visible()
+    expect(fan.locator("#expired-panel")).to_contain_text("expired", timeout=15_000)
+    expect(fan.locator("#pay-button")).to_be_hidden()
+    shot(fan, "08-checkout-expired")
+    fan.locator("#back-to-map").click()
+    expect(seat(fan, "B-1-4")).to_have_attribute("data-status", "available", timeout=10_000)
+    late = stack.request("GET", f"/events/{event_id}/seats").body
+    assert {s["seat_id"]: s["status"] for s in late}["B-1-4"] == "available"
