@@ -81,6 +81,32 @@ class EventSource:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
+class MappedSource(EventSource):
+    """An event source mapping (SQS queue or DynamoDB stream) feeding one function."""
+
+    def __init__(
+        self,
+        function: Function,
+        props: dict[str, Any],
+        aws: LocalAws,
+        invoker: Invoker,
+        stop: threading.Event,
+        poll_seconds: float,
+    ) -> None:
+        super().__init__(stop)
+        self.function = function
+        self.invoker = invoker
+        self.aws = aws
+        self.poll_seconds = poll_seconds
+        self.partial = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+        self.enabled = props.get("Enabled", True) is not False
+
+    @staticmethod
+    def target(value: Any) -> str:
+        """The logical id (or ARN, or URL) a mapping's Queue / Stream property points at."""
+        return str(value["Fn::GetAtt"][0]) if isinstance(value, dict) else str(value)
+
+
 def _batch_failures(records: list[str], result: Any) -> set[str] | None:
     """Identifiers a partial batch response reports as failed; None if the response is
     invalid (then the Lambda service treats the whole batch as failed)."""
@@ -140,7 +166,7 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     return record
 
 
-class SqsPoller(EventSource):
+class SqsPoller(MappedSource):
     """An SQS event source mapping: batches of up to BatchSize, at most MaximumConcurrency
     invocations at once, partial batch responses honoured.
 
@@ -163,21 +189,14 @@ class SqsPoller(EventSource):
         stop: threading.Event,
         poll_seconds: float = 0.25,
     ) -> None:
-        super().__init__(stop)
-        self.function = function
-        self.invoker = invoker
-        self.aws = aws
-        queue = props["Queue"]
-        logical_id = queue["Fn::GetAtt"][0] if isinstance(queue, dict) else str(queue)
+        super().__init__(function, props, aws, invoker, stop, poll_seconds)
+        logical_id = self.target(props["Queue"])
         self.queue = next(
             q for q in aws.queues.values() if logical_id in {q.logical_id, q.arn, q.url}
         )
         self.batch_size = max(1, min(int(props.get("BatchSize", 10)), 10))
-        self.partial = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
         scaling = props.get("ScalingConfig") or {}
         self.concurrency = max(2, int(scaling.get("MaximumConcurrency", 5)))
-        self.enabled = props.get("Enabled", True) is not False
-        self.poll_seconds = poll_seconds
         self.name = f"{function.logical_id} <- {self.queue.name}"
         self._slots = threading.BoundedSemaphore(self.concurrency)
         self._groups_lock = threading.Condition()
@@ -477,7 +496,7 @@ def stream_record(
     return record
 
 
-class StreamPoller(EventSource):
+class StreamPoller(MappedSource):
     def __init__(
         self,
         function: Function,
@@ -488,13 +507,9 @@ class StreamPoller(EventSource):
         stop: threading.Event,
         poll_seconds: float = 0.5,
     ) -> None:
-        super().__init__(stop)
-        self.function = function
-        self.invoker = invoker
-        self.aws = aws
+        super().__init__(function, props, aws, invoker, stop, poll_seconds)
         self.deletes = deletes
-        stream = props["Stream"]
-        logical_id = stream["Fn::GetAtt"][0] if isinstance(stream, dict) else str(stream)
+        logical_id = self.target(props["Stream"])
         self.table = next(
             t for t in aws.tables.values() if logical_id in {t.logical_id, t.stream_arn}
         )
@@ -502,7 +517,6 @@ class StreamPoller(EventSource):
             raise ValueError(f"table {self.table.logical_id} has no stream")
         self.stream_arn: str = self.table.stream_arn
         self.batch_size = max(1, int(props.get("BatchSize", 100)))
-        self.partial = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
         retries = props.get("MaximumRetryAttempts", -1)
         self.max_retries = None if int(retries) < 0 else int(retries)
         self.bisect = bool(props.get("BisectBatchOnFunctionError", False))
@@ -512,8 +526,6 @@ class StreamPoller(EventSource):
             "Destination"
         )
         self.on_failure = aws.resolve(destination) if destination else None
-        self.poll_seconds = poll_seconds
-        self.enabled = props.get("Enabled", True) is not False
         self.name = f"{function.logical_id} <- {self.table.name} stream"
         self._ready = threading.Event()
 
