@@ -244,7 +244,8 @@ class Stack:
         self.aws = create_resources(endpoint)
 
     def worker_env(self, function: Function) -> dict[str, str]:
-        """The function's environment: the template's, with local values where it matters."""
+        """The function's environment: the template's (its Refs to tables and queues resolved
+        to the local ones), with local values where it matters."""
         assert self.aws is not None
         env = {name: os.environ[name] for name in _PASS_THROUGH if name in os.environ}
         for name, value in function.environment.items():
@@ -253,8 +254,6 @@ class Stack:
             resolved = self.aws.resolve(value)
             if resolved is not None:
                 env[name] = resolved
-        sessions = self.aws.tables.get("SessionsTable")
-        admission = self.aws.queues.get("AdmissionQueue")
         env.update(
             DATABASE_URL=self.database_url,
             AWS_ENDPOINT_URL=self.aws.endpoint or "",  # the stack always runs a moto server
@@ -278,10 +277,6 @@ class Stack:
             PYTHONUNBUFFERED="1",
             TZ="UTC",
         )
-        if sessions is not None:
-            env["SESSIONS_TABLE"] = sessions.name
-        if admission is not None:
-            env["ADMISSION_QUEUE_URL"] = admission.url
         return env
 
     def _capacity(self, function: Function) -> int:
