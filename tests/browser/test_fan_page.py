@@ -131,18 +131,27 @@ def test_a_second_fan_sees_the_seat_taken(stack, browser):
     shot(second, "06-seat-taken")
 
 
+def hold_one_seat(browser: Browser, stack: StackProcess, event_id: str, seat_id: str) -> Page:
+    fan = new_fan(browser, stack)
+    open_event(fan, event_id)
+    seat(fan, seat_id).click()
+    fan.locator("#hold-button").click()
+    return fan
+
+
+def see_it_expire_then_free(fan: Page, seat_id: str, screenshot: str) -> None:
+    expect(fan.locator("#expired-panel")).to_contain_text("expired", timeout=15_000)
+    shot(fan, screenshot)
+    fan.locator("#back-to-map").click()
+    expect(seat(fan, seat_id)).to_have_attribute("data-status", "available", timeout=10_000)
+
+
 def test_an_expired_hold_is_said_plainly_and_frees_the_seat(stack, browser):
     event_id = create_event(stack, "Short Holds", hold_seconds=3, admission_per_second=0.01)
     api_hold(stack, event_id, ["B-1-1"])  # ahead in line for the next 100 s
-    fan = new_fan(browser, stack)
-    open_event(fan, event_id)
-    seat(fan, "A-1-1").click()
-    fan.locator("#hold-button").click()
+    fan = hold_one_seat(browser, stack, event_id, "A-1-1")
     expect(fan.locator("#queue-position")).to_be_visible()
-    expect(fan.locator("#expired-panel")).to_contain_text("expired", timeout=15_000)
-    shot(fan, "07-expired")
-    fan.locator("#back-to-map").click()
-    expect(seat(fan, "A-1-1")).to_have_attribute("data-status", "available", timeout=10_000)
+    see_it_expire_then_free(fan, "A-1-1", "07-expired")
     other = new_fan(browser, stack)
     open_event(other, event_id)
     expect(seat(other, "A-1-1")).to_be_enabled()
@@ -150,15 +159,9 @@ def test_an_expired_hold_is_said_plainly_and_frees_the_seat(stack, browser):
 
 def test_a_checkout_window_that_runs_out_is_said_plainly(stack, browser):
     event_id = create_event(stack, "Short Checkout", checkout_seconds=3, admission_per_second=5)
-    fan = new_fan(browser, stack)
-    open_event(fan, event_id)
-    seat(fan, "B-1-4").click()
-    fan.locator("#hold-button").click()
+    fan = hold_one_seat(browser, stack, event_id, "B-1-4")
     expect(fan.locator("#countdown")).to_be_visible()
-    expect(fan.locator("#expired-panel")).to_contain_text("expired", timeout=15_000)
+    see_it_expire_then_free(fan, "B-1-4", "08-checkout-expired")
     expect(fan.locator("#pay-button")).to_be_hidden()
-    shot(fan, "08-checkout-expired")
-    fan.locator("#back-to-map").click()
-    expect(seat(fan, "B-1-4")).to_have_attribute("data-status", "available", timeout=10_000)
     late = stack.request("GET", f"/events/{event_id}/seats").body
     assert {s["seat_id"]: s["status"] for s in late}["B-1-4"] == "available"
