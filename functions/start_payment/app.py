@@ -11,7 +11,10 @@ app = make_resolver()
 
 @app.post("/checkouts/<checkout_id>/payment")
 def start_payment(checkout_id: str) -> Response[str]:
-    return json_response(checkouts.start_payment(dependencies(), checkout_id, bearer_token(app)))
+    origin = app.current_event.headers.get("origin")
+    return json_response(
+        checkouts.start_payment(dependencies(), checkout_id, bearer_token(app), origin)
+    )
 
 
 lambda_handler = api_handler(app)

@@ -83,6 +83,29 @@ class PaymentMismatch(DomainError):
     code = "amount_mismatch"
 
 
+class NotFound(DomainError):
+    """A route that this deployment does not serve (the test provider's, under Stripe)."""
+
+    code = "not_found"
+
+
+class ServiceUnavailable(DomainError):
+    """A backing service is down or too slow: try again after `retry_after` seconds.
+    Nothing was changed on our side."""
+
+    code = "service_unavailable"
+
+    def __init__(self, message: str, retry_after: int = 2, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after
+
+
+class PaymentUnavailable(ServiceUnavailable):
+    """Stripe did not answer in time, or failed: the hold is untouched."""
+
+    code = "payment_unavailable"
+
+
 class PoisonMessage(DomainError):
     """An admission message that can never be processed: retried, then dead-lettered."""
 

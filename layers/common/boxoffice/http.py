@@ -36,6 +36,9 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.CheckoutExpired: HTTPStatus.CONFLICT,
     errors.CheckoutCompleted: HTTPStatus.CONFLICT,
     errors.PaymentMismatch: HTTPStatus.CONFLICT,
+    errors.NotFound: HTTPStatus.NOT_FOUND,
+    errors.ServiceUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.PaymentUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
 CORS = CORSConfig(
@@ -45,10 +48,20 @@ CORS = CORSConfig(
 )
 
 
-def error_response(status: HTTPStatus, code: str, message: str, /, **details: Any) -> Response[str]:
+def error_response(
+    status: HTTPStatus,
+    code: str,
+    message: str,
+    /,
+    headers: dict[str, str] | None = None,
+    **details: Any,
+) -> Response[str]:
     body = {"error": code, "message": message, **details}
     return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=headers,
     )
 
 
@@ -78,7 +91,10 @@ def make_resolver() -> APIGatewayRestResolver:
     def _domain(error: errors.DomainError) -> Response[str]:
         status = STATUS_BY_ERROR.get(type(error), HTTPStatus.BAD_REQUEST)
         logger.info("request refused", extra={"error": error.code, "status": int(status)})
-        return error_response(status, error.code, error.message, **error.details)
+        headers = None
+        if isinstance(error, errors.ServiceUnavailable):
+            headers = {"Retry-After": str(error.retry_after)}
+        return error_response(status, error.code, error.message, headers, **error.details)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[str]:

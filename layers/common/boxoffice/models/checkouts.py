@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from boxoffice.clock import ceil_ms, from_ms
 from boxoffice.models.events import SeatInfo
 
-StoredStatus = Literal["queued", "admitted", "completed", "expired", "cancelled"]
+StoredStatus = Literal["queued", "admitted", "completed", "expired", "cancelled", "refunded"]
 LIVE_STATUSES: frozenset[StoredStatus] = frozenset({"queued", "admitted"})
 
 SeatId = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -55,10 +55,28 @@ class Session(BaseModel):
     expires_at: int
     admitted_at: datetime | None = None
     completed_at: datetime | None = None
+    event_name: str | None = None
+    currency: str = "usd"
+    reference: str | None = None
+    # Stripe Checkout: the attempt whose idempotency key is in use (and the `expires_at` it
+    # was sent with, so a replay sends the same parameters), whether Stripe answered that
+    # key with an error (then the next try takes a new key), and the session once made.
+    payment_attempt: int = 0
+    payment_attempt_expires_at: int | None = None
+    payment_attempt_spent: bool = False
+    payment_session_id: str | None = None
+    payment_url: str | None = None
+    payment_expires_at: int | None = None
+    # "1" while a Stripe session is open (the sparse index the sweeper expires them from).
+    payment_open: str | None = None
 
     @property
     def seat_ids(self) -> list[str]:
         return [seat.seat_id for seat in self.seats]
+
+    @property
+    def total_cents(self) -> int:
+        return sum(seat.price_cents for seat in self.seats)
 
     @property
     def hold_until(self) -> datetime:
@@ -95,6 +113,8 @@ class CheckoutView(BaseModel):
     seat_ids: list[str]
     seats: list[SeatInfo]
     total_cents: int
+    currency: str = "usd"
+    reference: str | None = None
 
 
 class CheckoutCreated(CheckoutView):
@@ -109,4 +129,6 @@ class Payment(BaseModel):
     provider: str
     payment_url: str
     amount_cents: int
+    currency: str
     expires_at: datetime
+    session_id: str | None = None

@@ -19,7 +19,7 @@ _LIVE_STATUS = (
 
 _EVENT_WITH_COUNTS = f"""
 SELECT e.id, e.name, e.venue, e.starts_at, e.hold_seconds, e.checkout_seconds,
-       e.admission_per_second,
+       e.admission_per_second, e.currency,
        count(s.seat_id) AS seats_total,
        count(s.seat_id) FILTER (WHERE {_LIVE_STATUS} = 'available') AS seats_available
 FROM events e LEFT JOIN seats s ON s.event_id = e.id
@@ -47,7 +47,7 @@ class EventStore:
         with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO events (id, name, venue, starts_at, hold_seconds, checkout_seconds,"
-                " admission_per_second) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                " admission_per_second, currency) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     event_id,
                     spec.name,
@@ -56,6 +56,7 @@ class EventStore:
                     spec.hold_seconds,
                     spec.checkout_seconds,
                     float(spec.admission_per_second),
+                    spec.currency,
                 ),
             )
             cur.execute(
