@@ -45,7 +45,8 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-unit: $(VENV)/.stamp $(CHROMIUM) ## Run pytest only (PYTEST_ARGS to pass options)
+# The template tests transform template.yaml with the tools venv's samtranslator.
+unit: $(VENV)/.stamp $(SAM_VENV)/.stamp $(CHROMIUM) ## Run pytest only (PYTEST_ARGS to pass options)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 sam-check: $(SAM_VENV)/.stamp $(VENV)/.stamp ## sam validate (+ --lint), cfn-lint and sam build

@@ -4,32 +4,32 @@ and `sam deploy` do), then its Conditions applied for given parameter values."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from functools import cache
 from typing import Any
 
 import pytest
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
 
 from local import template
+from tests.support import ROOT
 
-
-class _NoManagedPolicies:
-    """The template names no AWS managed policies, so nothing needs looking up in IAM."""
-
-    def load(self) -> dict[str, str]:
-        return {}
+SAM_PYTHON = ROOT / ".tools" / "sam" / "bin" / "python"
 
 
 @cache
 def transformed() -> str:
-    parsed = yaml_parse(template.TEMPLATE.read_text())
-    # Local code folders as the S3 objects `sam package` would upload (as `sam validate`).
-    for resource in parsed["Resources"].values():
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(resource.get("Properties", {}).get(key), str):
-                resource["Properties"][key] = f"s3://bucket/{resource['Properties'][key]}"
-    return json.dumps(transform(parsed, {}, _NoManagedPolicies()))
+    assert SAM_PYTHON.exists(), "make test builds the aws-sam-cli tools venv first"
+    done = subprocess.run(
+        [str(SAM_PYTHON), str(ROOT / "tests" / "sam_transform.py"), str(template.TEMPLATE)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def _resolve(node: Any, active: dict[str, bool]) -> Any:
