@@ -7,6 +7,7 @@ import json
 from http import HTTPStatus
 from typing import Any, TypeVar
 
+import psycopg
 from aws_lambda_powertools.event_handler import (
     APIGatewayRestResolver,
     CORSConfig,
@@ -15,6 +16,13 @@ from aws_lambda_powertools.event_handler import (
 )
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
@@ -83,6 +91,38 @@ def _internal_error(error: Exception) -> Response[str]:
     )
 
 
+# A backing service down or overloaded: the request may be retried (nothing was left
+# half-done), so it answers 503 with Retry-After, never 500.
+AWS_UNREACHABLE = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+)
+AWS_BUSY_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ThrottlingException",
+        "Throttling",
+        "ServiceUnavailable",
+        "InternalServerError",
+        "InternalError",
+        "RequestThrottled",
+    }
+)
+RETRY_AFTER_SECONDS = 2
+
+
+def _unavailable(code: str, message: str) -> Response[str]:
+    return error_response(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        code,
+        f"{message} Nothing was changed; try again in a moment.",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def make_resolver() -> APIGatewayRestResolver:
     """A REST resolver with request validation and the shared error mapping."""
     app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
@@ -140,6 +180,23 @@ def make_resolver() -> APIGatewayRestResolver:
             "The request body is not JSON this API can read (too deeply nested, or a number"
             " too long).",
         )
+
+    @app.exception_handler(psycopg.OperationalError)
+    def _database_down(error: psycopg.OperationalError) -> Response[str]:
+        logger.error("database unavailable", extra={"error": str(error)[:200]})
+        return _unavailable("database_unavailable", "The seat database is not answering.")
+
+    @app.exception_handler(list(AWS_UNREACHABLE))
+    def _aws_down(error: Exception) -> Response[str]:
+        logger.error("aws service unavailable", extra={"error": str(error)[:200]})
+        return _unavailable("service_unavailable", "A service we depend on is not answering.")
+
+    @app.exception_handler(ClientError)
+    def _aws_refused(error: ClientError) -> Response[str]:
+        if error.response.get("Error", {}).get("Code") in AWS_BUSY_CODES:
+            logger.error("aws service busy", extra={"error": str(error)[:200]})
+            return _unavailable("service_unavailable", "A service we depend on is busy.")
+        return _internal_error(error)
 
     app.exception_handler(Exception)(_internal_error)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -14,6 +15,10 @@ from boxoffice.models.events import SeatInfo
 StoredStatus = Literal["queued", "admitted", "completed", "expired", "cancelled", "refunded"]
 LIVE_STATUSES: frozenset[StoredStatus] = frozenset({"queued", "admitted"})
 
+# The most seat ids a request may carry, whatever the per-checkout setting says (it is at
+# most this): checked before anything else is.
+MAX_SEAT_IDS = 100
+
 SeatId = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
@@ -24,10 +29,18 @@ class CheckoutRequest(BaseModel):
 
     seat_ids: Annotated[list[SeatId], Field(min_length=1)]
 
+    @field_validator("seat_ids", mode="before")
+    @classmethod
+    def _bounded(cls, value: object) -> object:
+        """The size limit first, before any item is looked at: a huge list costs nothing."""
+        if isinstance(value, list) and len(value) > MAX_SEAT_IDS:
+            raise ValueError(f"a checkout may hold at most {MAX_SEAT_IDS} seats")
+        return value
+
     @field_validator("seat_ids")
     @classmethod
     def _no_duplicates(cls, seat_ids: list[str]) -> list[str]:
-        repeated = sorted({s for s in seat_ids if seat_ids.count(s) > 1})
+        repeated = sorted(s for s, n in Counter(seat_ids).items() if n > 1)
         if repeated:
             raise ValueError(f"seat_ids must not repeat; repeated: {', '.join(repeated)}")
         return seat_ids

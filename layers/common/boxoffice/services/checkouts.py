@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import math
@@ -134,10 +135,12 @@ def create_checkout(deps: Dependencies, event_id: str, request: CheckoutRequest)
         deps.sessions.put_new(session)
         deps.queue.send(AdmissionMessage(checkout_id=checkout_id, event_id=event.id, seq=hold.seq))
     except Exception:
-        # Nothing half-made survives: without a session and a place in line the hold goes.
+        # Nothing half-made survives: without a session and a place in line the hold goes
+        # (Postgres first: a session left behind without seats only reads as expired later).
         logger.exception("checkout could not be queued", extra={"checkout_id": str(checkout_id)})
-        deps.sessions.delete(checkout_id)
         deps.seats.release(event.id, checkout_id)
+        with contextlib.suppress(Exception):
+            deps.sessions.delete(checkout_id)
         raise
     metrics.add_metric(name="CheckoutsCreated", unit=MetricUnit.Count, value=1)
     logger.info(
