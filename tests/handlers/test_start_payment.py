@@ -94,6 +94,8 @@ def test_a_checkout_session_carries_the_checkouts_facts(admitted, stripe_standin
     assert paid["provider"] == "stripe"
     assert (paid["session_id"], paid["payment_url"]) == (session["id"], session["url"])
     assert paid["amount_cents"] == session["amount_total"] == 5000
+    assert datetime.fromisoformat(paid["expires_at"]).timestamp() == session["expires_at"]
+    assert paid["hold_expires_at"] < paid["expires_at"]
     assert session["client_reference_id"] == session["metadata"]["checkout_id"] == checkout_id
     assert session["currency"] == "usd"
     items = session["line_items"]

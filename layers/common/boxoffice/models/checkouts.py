@@ -143,5 +143,6 @@ class Payment(BaseModel):
     payment_url: str
     amount_cents: int
     currency: str
-    expires_at: datetime
+    expires_at: datetime  # until when payment_url can be paid
+    hold_expires_at: datetime  # until when the seats are held for this checkout
     session_id: str | None = None

@@ -236,6 +236,7 @@ def start_payment(
         amount_cents=session.total_cents,
         currency=session.currency,
         expires_at=session.hold_until,
+        hold_expires_at=session.hold_until,
     )
 
 

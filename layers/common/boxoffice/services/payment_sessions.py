@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -88,6 +88,7 @@ def _params(session: Session, expires_at: int, base: str) -> dict[str, Any]:
 
 
 def _answer(session: Session, made: CheckoutSession | None = None) -> Payment:
+    expires = made.expires_at if made else session.payment_expires_at
     return Payment(
         checkout_id=session.checkout_id,
         status="admitted",
@@ -96,7 +97,10 @@ def _answer(session: Session, made: CheckoutSession | None = None) -> Payment:
         session_id=made.id if made else session.payment_session_id,
         amount_cents=session.total_cents,
         currency=session.currency,
-        expires_at=session.hold_until,
+        # Stripe's session lasts at least 30 minutes; the seats are held until hold_expires_at
+        # (a payment after that is booked only if the seats are still free, else refunded).
+        expires_at=datetime.fromtimestamp(expires, UTC) if expires else session.hold_until,
+        hold_expires_at=session.hold_until,
     )
 
 
