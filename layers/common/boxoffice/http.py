@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import (
 )
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -23,7 +24,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import to_json
 
 from boxoffice import errors
@@ -31,6 +32,7 @@ from boxoffice.observability import Handler, api_entrypoint, logger
 from boxoffice.settings import Settings
 
 Model = TypeVar("Model", bound=BaseModel)
+JSON = content_types.APPLICATION_JSON
 
 STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.InvalidRequest: HTTPStatus.BAD_REQUEST,
@@ -54,6 +56,39 @@ CORS = CORSConfig(
     allow_headers=["Authorization", "Content-Type", "x-api-key"],
     max_age=600,
 )
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a stable code, a message for people, and details for some codes."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    message: str
+
+
+_DESCRIBED = {
+    HTTPStatus.BAD_REQUEST: "The request is malformed or breaks a limit (`invalid_request`).",
+    HTTPStatus.UNAUTHORIZED: "No credentials: the checkout's bearer token or the admin key.",
+    HTTPStatus.FORBIDDEN: "Credentials that are not this checkout's, or not an admin's.",
+    HTTPStatus.NOT_FOUND: "No such event, seat, checkout or route.",
+    HTTPStatus.CONFLICT: "The state does not allow it (seats taken, not admitted, expired...).",
+    HTTPStatus.SERVICE_UNAVAILABLE: "A backing service is down; retry after `Retry-After`.",
+}
+
+
+def answers(status: int, model: Any, *refusals: HTTPStatus) -> dict[int, OpenAPIResponse]:
+    """The responses a route documents (its OpenAPI): `model` on success, ErrorBody on each
+    refusal; every route may also answer 400 and 503."""
+    documented: dict[int, OpenAPIResponse] = {
+        status: {"description": "Done.", "content": {JSON: {"model": model}}}
+    }
+    for refusal in sorted({HTTPStatus.BAD_REQUEST, HTTPStatus.SERVICE_UNAVAILABLE, *refusals}):
+        documented[int(refusal)] = {
+            "description": _DESCRIBED[refusal],
+            "content": {JSON: {"model": ErrorBody}},
+        }
+    return documented
 
 
 def error_response(
@@ -236,9 +271,6 @@ def require_admin(app: APIGatewayRestResolver, settings: Settings) -> None:
         raise errors.Unauthorized("Send the admin key in the 'x-api-key' header.")
     if not hmac.compare_digest(key.encode(), settings.admin_api_key.get_secret_value().encode()):
         raise errors.Forbidden("The admin key is not valid.")
-
-
-JSON = content_types.APPLICATION_JSON
 
 
 def _as_json(event: dict[str, Any]) -> dict[str, Any]:
