@@ -83,6 +83,18 @@ class PaymentMismatch(DomainError):
     code = "amount_mismatch"
 
 
+class InvalidSignature(DomainError):
+    """A webhook whose signature is missing, wrong or stale."""
+
+    code = "invalid_signature"
+
+
+class InvalidPayload(DomainError):
+    """A correctly signed webhook whose body is not an event we can read."""
+
+    code = "invalid_payload"
+
+
 class NotFound(DomainError):
     """A route that this deployment does not serve (the test provider's, under Stripe)."""
 

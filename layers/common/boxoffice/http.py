@@ -36,6 +36,8 @@ JSON = content_types.APPLICATION_JSON
 
 STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.InvalidRequest: HTTPStatus.BAD_REQUEST,
+    errors.InvalidSignature: HTTPStatus.BAD_REQUEST,
+    errors.InvalidPayload: HTTPStatus.BAD_REQUEST,
     errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
     errors.Forbidden: HTTPStatus.FORBIDDEN,
     errors.EventNotFound: HTTPStatus.NOT_FOUND,

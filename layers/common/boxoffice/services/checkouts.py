@@ -23,6 +23,7 @@ from boxoffice.errors import (
     Unauthorized,
 )
 from boxoffice.ids import parse_uuid
+from boxoffice.models.admission import AdmissionMessage
 from boxoffice.models.checkouts import (
     LIVE_STATUSES,
     CheckoutCreated,
@@ -34,7 +35,6 @@ from boxoffice.models.checkouts import (
 from boxoffice.observability import MetricUnit, logger, metrics
 from boxoffice.services.events import event_or_404
 from boxoffice.services.payment_sessions import expire_payment_session, open_payment_session
-from boxoffice.stores.admission_queue import AdmissionMessage
 from boxoffice.stores.events import Line
 from boxoffice.stores.orders import Payment as OrderPayment
 

@@ -20,7 +20,8 @@ from boxoffice.dependencies import Dependencies
 from boxoffice.errors import (
     CheckoutCompleted,
     CheckoutNotFound,
-    DomainError,
+    InvalidPayload,
+    InvalidSignature,
     PaymentMismatch,
     PaymentUnavailable,
 )
@@ -43,14 +44,6 @@ PAID_EVENTS = frozenset({"checkout.session.completed", "checkout.session.async_p
 # Not paid: release the seats. A declined card (payment_intent.payment_failed) is not one:
 # Stripe Checkout lets the fan try another card until the session itself expires.
 UNPAID_EVENTS = frozenset({"checkout.session.expired", "checkout.session.async_payment_failed"})
-
-
-class InvalidSignature(DomainError):
-    code = "invalid_signature"
-
-
-class InvalidPayload(DomainError):
-    code = "invalid_payload"
 
 
 class WebhookReceipt(BaseModel):
