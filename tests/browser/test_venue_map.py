@@ -207,3 +207,17 @@ def test_back_from_the_payment_page_the_booking_is_shown(stack, browser):
     expect(page.locator("#confirmation")).to_contain_text("Booking confirmed", timeout=15_000)
     assert "checkout=" not in page.url
     shot(page, "venue-phone-07-paid-and-back")
+
+
+def test_back_from_a_cancelled_payment_the_fan_can_pay_again(stack, browser):
+    event = venue_event(stack, "Venue Cancelled Payment")
+    page = fan_page(browser, stack, "desktop", event["id"])
+    seat(page, "MZ-A-1").click()
+    page.locator("#hold-button").click()
+    expect(page.locator("#checkout-panel")).to_be_visible(timeout=30_000)
+    saved = page.evaluate("JSON.parse(sessionStorage.getItem('boxoffice.checkout'))")
+    page.goto(f"{stack.base}/?checkout={saved['checkout_id']}&payment=cancelled")
+    expect(page.locator("#status")).to_contain_text("Payment cancelled")
+    expect(page.locator("#pay-button")).to_be_enabled()
+    expect(seat(page, "MZ-A-1")).to_have_attribute("data-status", "mine")
+    shot(page, "venue-desktop-08-payment-cancelled")

@@ -16,6 +16,9 @@ let checkoutTimer = null;
 let countdownTimer = null;
 let pollFailures = 0;
 let confirming = false; // back from a payment page that said "paid": waiting for the webhook
+let confirmUntil = 0; // until when a checkout read as expired may still turn out paid
+let returnNote = ''; // what to say when the checkout is shown again after the payment page
+const LATE_PAYMENT_WAIT_MS = 120000;
 
 export function showPanel(name) {
   state.panel = name;
@@ -112,13 +115,15 @@ export function resumeCheckout(saved, payment) {
     status: 'resuming',
   };
   confirming = payment === 'success';
+  confirmUntil = confirming ? Date.now() + LATE_PAYMENT_WAIT_MS : 0;
+  returnNote = payment === 'cancelled' ? 'Payment cancelled: nothing was charged. You can pay again before the timer runs out.' : '';
   if (payment === 'success') {
     showPanel('checkout');
     el.payButton.disabled = true;
     el.payButton.textContent = 'Confirming payment…';
     say('Thank you. Confirming your payment with the box office…');
   } else if (payment === 'cancelled') {
-    say('Payment cancelled: nothing was charged. Your seats stay held until the timer runs out.');
+    say(returnNote);
   } else {
     say('Resuming your checkout…');
   }
@@ -152,6 +157,13 @@ function applyCheckout(data, { fresh = false } = {}) {
       finishCompleted(c);
       break;
     case 'expired':
+      if (confirming && Date.now() < confirmUntil) {
+        // The hold ended while the payment was on its way: it books the seats if they are
+        // still free, or is refunded. Wait for that verdict rather than say "expired".
+        say('Your hold ended while your payment was being confirmed. Waiting for the final answer…');
+        scheduleCheckoutPoll(2000);
+        break;
+      }
       finishExpired();
       break;
     case 'cancelled':
@@ -194,7 +206,11 @@ function renderCheckout(c, changed) {
   el.checkoutTotal.textContent = checkoutTotal(c);
   el.payButton.disabled = state.paying || confirming;
   el.cancelButton.disabled = state.paying || state.cancelling || confirming;
-  if (changed && !confirming) {
+  if (changed && returnNote) {
+    say(returnNote);
+    returnNote = '';
+    focusIfLost(el.payButton);
+  } else if (changed && !confirming) {
     const left = secondsLeft(c);
     say(
       Number.isFinite(left)
@@ -292,6 +308,7 @@ function endCheckout() {
   state.paying = false;
   state.cancelling = false;
   confirming = false;
+  returnNote = '';
   el.payButton.disabled = false;
   el.cancelButton.disabled = false;
   el.payButton.textContent = PAY_LABEL;
