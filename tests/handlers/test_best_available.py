@@ -176,4 +176,4 @@ def test_a_twenty_thousand_seat_event_answers_fast(deps):
     elapsed = time.perf_counter() - started
     assert status == 200
     assert len(body["seat_ids"]) == 6
-    assert elapsed < 0.5, elapsed
+    assert elapsed < 1.0, elapsed  # about 0.1 s here, on a busy 2-core machine
