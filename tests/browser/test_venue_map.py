@@ -221,3 +221,49 @@ def test_back_from_a_cancelled_payment_the_fan_can_pay_again(stack, browser):
     expect(page.locator("#pay-button")).to_be_enabled()
     expect(seat(page, "MZ-A-1")).to_have_attribute("data-status", "mine")
     shot(page, "venue-desktop-08-payment-cancelled")
+
+
+def test_a_layout_with_turned_side_sections_is_drawn_in_place(stack, browser):
+    """Sections where the layout puts them: wings either side of the floor, turned to face
+    the stage, and no sideways page scroll for it."""
+    seats = [
+        {"seat_id": f"{s}-{r}-{n}", "section": s, "row": r, "number": n, "price_cents": p}
+        for s, p in (("Left", 3000), ("Floor", 6000), ("Right", 3000))
+        for r in "ABCD"
+        for n in range(1, 9)
+    ]
+    layout = {
+        "stage": {"x": 0, "y": 0, "width": 12, "height": 2.5},
+        "sections": [
+            {"section": "Floor", "x": 0, "y": 6},
+            {"section": "Left", "x": -10, "y": 6, "rotation": 90},
+            {"section": "Right", "x": 10, "y": 6, "rotation": -90},
+        ],
+    }
+    body = {"name": "Wings", "venue": "Hall", "starts_at": "2031-06-01T19:30:00Z"}
+    answer = stack.request(
+        "POST",
+        "/events",
+        body | {"seats": seats, "layout": layout},
+        headers={"x-api-key": ADMIN_KEY},
+    )
+    assert answer.status == 201, answer.body
+    page = browser.new_context(**SIZES["desktop"]).new_page()  # type: ignore[arg-type]
+    page.goto(f"{stack.base}/#/events/{answer.body['id']}")
+    expect(seat(page, "Floor-A-1")).to_be_visible()
+    centres = page.evaluate(
+        """['Left', 'Floor', 'Right'].map(s => {
+             const r = document.querySelector(`[data-section=${s}]`).getBoundingClientRect();
+             return r.left + r.width / 2; })"""
+    )
+    assert centres == sorted(centres), centres
+    # Turned 90 degrees, the Left wing's row A runs down the page, nearest the floor.
+    a1, a8 = (seat(page, f"Left-A-{n}").bounding_box() for n in (1, 8))
+    assert a1 is not None
+    assert a8 is not None
+    assert abs(a1["x"] - a8["x"]) < 2
+    assert a8["y"] > a1["y"]
+    no_sideways_scroll(page)
+    seat(page, "Left-B-3").click()
+    expect(seat(page, "Left-B-3")).to_have_attribute("data-status", "selected")
+    shot(page, "venue-desktop-09-turned-wings")

@@ -191,7 +191,10 @@ export class SeatMap {
       el.style.top = css(sec.y - sec.height / 2 - bounds.top);
       el.style.width = css(sec.width);
       el.style.height = css(sec.height);
-      if (sec.rotation) el.style.transform = `rotate(${sec.rotation}deg)`;
+      if (sec.rotation) {
+        el.style.transform = `rotate(${sec.rotation}deg)`;
+        el.style.setProperty('--turn', `${-sec.rotation}deg`); // numbers and labels stay upright
+      }
       const h = document.createElement('h3');
       h.id = `section-${si}`;
       h.textContent = sec.name;
