@@ -188,16 +188,46 @@ def test_best_available_then_booked_as_yours(stack, browser, size):
     shot(page, f"venue-{size}-05-booked-as-yours")
 
 
-def test_back_from_the_payment_page_the_booking_is_shown(stack, browser):
-    """The hosted payment page sends the fan to ?checkout=<id>&payment=success; the page
-    picks the checkout up from this tab's storage and waits for it to be settled."""
+def test_pay_on_the_hosted_page_and_come_back_to_the_booking(stack, browser):
+    """With Stripe, /payment answers a hosted page: the fan goes there, and it sends them
+    back to ?checkout=<id>&payment=success. The stack runs the test provider, so this test
+    stands in for Stripe's answer and page (and for its webhook, with /complete); the page
+    under test is the real one."""
     event = venue_event(stack, "Venue Return")
     page = fan_page(browser, stack, "phone", event["id"])
+    hosted = f"{stack.base}/stand-in-hosted-checkout"
+
+    def stripe_answer(route: Any) -> None:
+        checkout = route.request.url.split("/checkouts/")[1].split("/")[0]
+        body = {
+            "checkout_id": checkout,
+            "status": "admitted",
+            "provider": "stripe",
+            "payment_url": f"{hosted}?checkout={checkout}",
+            "session_id": "cs_test_stand_in",
+            "amount_cents": 8900,
+            "expires_at": "2031-01-01T00:00:00Z",
+        }
+        route.fulfill(status=200, json=body)
+
+    def hosted_page(route: Any) -> None:
+        checkout = route.request.url.split("checkout=")[1]
+        back = f"{stack.base}/?checkout={checkout}&payment=success"
+        route.fulfill(
+            status=200,
+            content_type="text/html",
+            body=f"<title>Pay</title><a id=pay href='{back}'>Pay $89.00</a>",
+        )
+
+    page.route("**/checkouts/*/payment", stripe_answer)
+    page.route(f"{hosted}*", hosted_page)
     seat(page, "FL-E-6").click()
     page.locator("#hold-button").click()
     expect(page.locator("#checkout-panel")).to_be_visible(timeout=30_000)
     saved = page.evaluate("JSON.parse(sessionStorage.getItem('boxoffice.checkout'))")
-    page.goto(f"{stack.base}/?checkout={saved['checkout_id']}&payment=success")
+    page.locator("#pay-button").click()
+    page.wait_for_url(f"{hosted}*")
+    page.locator("#pay").click()
     expect(page.locator("#pay-button")).to_have_text("Confirming payment…")
     shot(page, "venue-phone-06-confirming-payment")
     paid = stack.request(
@@ -206,6 +236,7 @@ def test_back_from_the_payment_page_the_booking_is_shown(stack, browser):
     assert paid.status == 200, paid.body
     expect(page.locator("#confirmation")).to_contain_text("Booking confirmed", timeout=15_000)
     assert "checkout=" not in page.url
+    expect(seat(page, "FL-E-6")).to_have_attribute("data-status", "yours")
     shot(page, "venue-phone-07-paid-and-back")
 
 

@@ -1,7 +1,7 @@
 // The checkout: hold the chosen seats, wait in line, pay (hosted page or test provider),
 // come back from the payment page, cancel; and what the fan is told at each step.
 
-import { ApiError, api, enc, nowMs } from './api.js';
+import { API_BASE, ApiError, api, enc, nowMs } from './api.js';
 import { el, fillSeatLines, focusIfLost, say } from './dom.js';
 import { etaText, mmss, money, parseTime, seatName, spokenDuration } from './format.js';
 import { clearSession, hasLiveCheckout, hooks, rememberBooking, saveSession, state } from './state.js';
@@ -377,6 +377,17 @@ function paymentFailed(e) {
   }
 }
 
+/** The hosted payment page's address (http or https only), or null. */
+function paymentPage(url) {
+  if (typeof url !== 'string' || !url) return null;
+  try {
+    const page = new URL(url, API_BASE ? `${API_BASE}/` : location.href);
+    return page.protocol === 'https:' || page.protocol === 'http:' ? page.href : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Pay: ask where to pay; a hosted page (Stripe) is visited, the test provider is confirmed here. */
 export async function pay() {
   const c = state.checkout;
@@ -390,10 +401,11 @@ export async function pay() {
   try {
     const where = await api(`/checkouts/${enc(c.checkout_id)}/payment`, { method: 'POST', token: c.token });
     if (gen !== state.checkoutGen) return;
-    if (where && where.provider !== 'test' && typeof where.payment_url === 'string' && /^https?:/i.test(where.payment_url)) {
+    const hosted = where && where.provider !== 'test' ? paymentPage(where.payment_url) : null;
+    if (hosted) {
       el.payButton.textContent = 'Opening the payment page…';
       say('Opening the secure payment page…');
-      location.assign(where.payment_url); // the page comes back to ?checkout=<id>&payment=...
+      location.assign(hosted); // the page comes back to ?checkout=<id>&payment=...
       return;
     }
     el.payButton.textContent = 'Paying…';
