@@ -1,8 +1,9 @@
 """`make demo`: the README's quick start in Python, against a running local stack.
 
 Finds the demo event, asks for the best two seats together, holds them, waits in line,
-pays (the test provider at once; with Stripe's stand-in it prints the payment page to
-open and waits for the booking), then holds two more seats and cancels that checkout.
+pays (the test provider's /complete, or the Pay button of the local Stripe stand-in's
+hosted page; against a real Stripe it prints the payment page to open and waits), then
+holds two more seats and cancels that checkout.
 """
 
 from __future__ import annotations
@@ -12,14 +13,28 @@ import json
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
 from local.seed import DEMO_NAME
 
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
 
 class DemoError(Exception):
     pass
+
+
+def press_pay(page_url: str) -> None:
+    """Submit the offline Stripe stand-in's hosted checkout form, as its Pay button does."""
+    form = urllib.parse.urlencode({"action": "pay"}).encode()
+    request = urllib.request.Request(page_url, data=form, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - local stand-in
+            pass  # it sends the browser on to the page's success URL
+    except urllib.error.URLError as error:
+        raise DemoError(f"The payment page {page_url} did not answer ({error})") from None
 
 
 class Client:
@@ -95,6 +110,9 @@ def run(api: str, pay_timeout: float) -> None:
     say("payment", {k: payment.get(k) for k in ("provider", "amount_cents", "payment_url")})
     if payment["provider"] == "test":
         client.ok("POST", f"/checkouts/{checkout}/complete", token=token)
+    elif urllib.parse.urlsplit(payment["payment_url"]).hostname in LOCAL_HOSTS:
+        press_pay(payment["payment_url"])
+        say("paid", "pressed Pay on the Stripe stand-in's hosted page")
     else:
         say("pay", f"open {payment['payment_url']} in a browser and pay; waiting...")
     booked = wait_for(client, checkout, token, {"completed"}, pay_timeout)
