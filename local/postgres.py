@@ -3,11 +3,15 @@
 Used by the test suite (throwaway, fsync off) and by the local stack (kept in a
 git-ignored folder). Postgres refuses to run as root, so when we are root the
 cluster belongs to the `postgres` user and its commands run through `runuser`.
+That user must be able to reach the cluster's folder: a clone inside a private folder
+(mode 700, like /root) is out of its reach, so there the cluster is kept in the
+`postgres` user's home instead (see `reachable_data_dir`).
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -55,6 +59,29 @@ def _chown_to_owner(path: Path) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
+def _owner_reaches(folder: Path) -> bool:
+    """Whether the cluster's owner can enter `folder` (every folder above it included)."""
+    if os.geteuid() != 0:
+        return True
+    probe = subprocess.run(
+        [*_run_as_owner(), "test", "-x", str(folder)], check=False, capture_output=True
+    )
+    return probe.returncode == 0
+
+
+def reachable_data_dir(wanted: Path) -> Path:
+    """`wanted`, or (as root, when the `postgres` user cannot reach it) a folder of its own
+    in that user's home, one per `wanted` path so that two clones never share a cluster."""
+    wanted = wanted.absolute()
+    parent = wanted.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    if _owner_reaches(parent):
+        return wanted
+    tag = hashlib.sha256(str(wanted).encode()).hexdigest()[:10]
+    home = Path(pwd.getpwnam(SUPERUSER).pw_dir)
+    return home / "boxoffice" / f"{parent.parent.name or 'root'}-{tag}" / wanted.name
+
+
 @dataclass
 class PostgresCluster:
     data_dir: Path
@@ -64,6 +91,9 @@ class PostgresCluster:
     # Where the server listens; the local stack's --services-only mode may widen this so
     # that Docker containers (sam local) reach it.
     listen_addresses: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        self.data_dir = reachable_data_dir(self.data_dir)
 
     @property
     def log_file(self) -> Path:
@@ -80,7 +110,7 @@ class PostgresCluster:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _chown_to_owner(self.data_dir)
-        subprocess.run(
+        done = subprocess.run(
             [
                 *_run_as_owner(),
                 _binary("initdb"),
@@ -92,9 +122,15 @@ class PostgresCluster:
                 "--encoding=UTF8",
                 "--locale=C",
             ],
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
         )
+        if done.returncode != 0:  # initdb writes no log file: say what it said
+            said = (done.stderr or done.stdout).strip().splitlines()
+            raise RuntimeError(
+                f"initdb failed in {self.data_dir}: {' / '.join(said[-3:]) or done.returncode}"
+            )
 
     def start(self) -> None:
         self.init()

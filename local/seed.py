@@ -18,8 +18,22 @@ SECTIONS = (
 )
 
 
+# Where the sections are, in seat pitches (see DESIGN.md's `layout`): the stage at the front,
+# the Floor before it, the Mezzanine behind, the Balcony at the back. A section's block is
+# its seats (12 wide) plus a row label each side, by its 10 rows plus its title.
+LAYOUT: dict[str, Any] = {
+    "stage": {"x": 0, "y": 0, "width": 13, "height": 2.4, "label": "Stage"},
+    "sections": [
+        {"section": "Floor", "x": 0, "y": 7.9},
+        {"section": "Mezzanine", "x": 0, "y": 20.2},
+        {"section": "Balcony", "x": 0, "y": 32.5},
+    ],
+}
+
+
 def demo_event(now: datetime | None = None) -> dict[str, Any]:
-    """The body of `POST /events`: 3 sections x 10 rows x 12 seats."""
+    """The body of `POST /events`: 3 sections x 10 rows x 12 seats, six price tiers, placed
+    as a hall: stage, Floor, Mezzanine, Balcony."""
     now = now or datetime.now(UTC)
     starts = (now + timedelta(days=30)).replace(hour=20, minute=0, second=0, microsecond=0)
     seats = [
@@ -42,6 +56,7 @@ def demo_event(now: datetime | None = None) -> dict[str, Any]:
         "checkout_seconds": 300,
         "admission_per_second": 1,
         "seats": seats,
+        "layout": LAYOUT,
     }
 
 

@@ -108,7 +108,7 @@ def test_hold_wait_pay_and_see_it_booked(stack, browser):
     shot(fan, "04-checkout")
     fan.locator("#pay-button").click()
     expect(fan.locator("#confirmation")).to_contain_text("Booking confirmed")
-    expect(fan.locator("#confirmation-seats")).to_contain_text("Section A row 1 seat 3")
+    expect(fan.locator("#confirmation-seats")).to_contain_text("A, row 1, seat 3")
     shot(fan, "05-booked")
     statuses = {
         s["seat_id"]: s["status"] for s in stack.request("GET", f"/events/{event_id}/seats").body
@@ -124,7 +124,7 @@ def test_a_second_fan_sees_the_seat_taken(stack, browser):
     seat(second, "A-2-2").click()
     api_hold(stack, event_id, ["A-2-1"])  # the first fan is quicker
     second.locator("#hold-button").click()
-    expect(second.locator("#status")).to_contain_text("A-2-1")
+    expect(second.locator("#status")).to_contain_text("A, row 2, seat 1")
     expect(second.locator("#status")).to_contain_text("taken")
     expect(seat(second, "A-2-1")).to_have_attribute("data-status", "held")
     expect(seat(second, "A-2-1")).to_be_disabled()

@@ -50,6 +50,12 @@ class SeatsUnavailable(DomainError):
         super().__init__(f"Seat(s) {', '.join(ids)} are already taken.", seat_ids=ids)
 
 
+class NoSeatsTogether(DomainError):
+    """Best available found no block of the seats asked for."""
+
+    code = "no_seats_together"
+
+
 class CheckoutNotFound(DomainError):
     code = "checkout_not_found"
 

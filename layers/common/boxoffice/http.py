@@ -44,6 +44,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.SeatNotFound: HTTPStatus.NOT_FOUND,
     errors.CheckoutNotFound: HTTPStatus.NOT_FOUND,
     errors.SeatsUnavailable: HTTPStatus.CONFLICT,
+    errors.NoSeatsTogether: HTTPStatus.CONFLICT,
     errors.NotAdmitted: HTTPStatus.CONFLICT,
     errors.CheckoutExpired: HTTPStatus.CONFLICT,
     errors.CheckoutCompleted: HTTPStatus.CONFLICT,

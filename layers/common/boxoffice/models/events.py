@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 # Printable text only (no control characters: Postgres refuses NUL), not blank.
 _PRINTABLE = r"[^\x00-\x1f\x7f]*"
@@ -45,6 +53,49 @@ class SeatSpec(_Strict):
     price_cents: Annotated[StrictInt, Field(ge=0, le=100_000_000)]
 
 
+# Venue coordinates are in seat pitches (one unit = the spacing of two seats in a row), so a
+# section of 12 seats by 10 rows is a block 12 units wide and 10 units deep.
+Coordinate = Annotated[StrictFloat | StrictInt, Field(ge=-10_000, le=10_000)]
+Extent = Annotated[StrictFloat | StrictInt, Field(gt=0, le=10_000)]
+MAX_LAYOUT_SECTIONS = 200
+
+
+class StageLayout(_Strict):
+    """Where the stage is: its centre, width and depth."""
+
+    x: Coordinate
+    y: Coordinate
+    width: Extent
+    height: Extent
+    label: Text | None = None
+
+
+class SectionPlacement(_Strict):
+    """Where a section's block of seats is: its centre, turned `rotation` degrees clockwise
+    about it (row A, the first row, faces up before turning)."""
+
+    section: Label
+    x: Coordinate
+    y: Coordinate
+    rotation: Annotated[StrictFloat | StrictInt, Field(ge=-360, le=360)] = 0
+
+
+class VenueLayout(_Strict):
+    """The optional `layout` of `POST /events`: the stage and every section, placed."""
+
+    stage: StageLayout | None = None
+    sections: Annotated[list[SectionPlacement], Field(min_length=1, max_length=MAX_LAYOUT_SECTIONS)]
+
+    @field_validator("sections")
+    @classmethod
+    def _placed_once(cls, sections: list[SectionPlacement]) -> list[SectionPlacement]:
+        counts = Counter(placed.section for placed in sections)
+        repeated = sorted(name for name, n in counts.items() if n > 1)
+        if repeated:
+            raise ValueError(f"each section is placed once; repeated: {', '.join(repeated)}")
+        return sections
+
+
 class EventSpec(_Strict):
     """The body of `POST /events`."""
 
@@ -57,6 +108,26 @@ class EventSpec(_Strict):
     # ISO 4217 (three letters), kept in lower case as Stripe takes it.
     currency: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z]{3}$")] = "usd"
     seats: Annotated[list[SeatSpec], Field(min_length=1)]
+    layout: VenueLayout | None = None
+
+    @property
+    def section_order(self) -> list[str]:
+        """The sections in the order the seats first name them."""
+        return list(dict.fromkeys(seat.section for seat in self.seats))
+
+    @model_validator(mode="after")
+    def _layout_places_every_section(self) -> EventSpec:
+        if self.layout is None:
+            return self
+        sections = set(self.section_order)
+        placed = {placement.section for placement in self.layout.sections}
+        unknown = sorted(placed - sections)
+        if unknown:
+            raise ValueError(f"layout places sections no seat is in: {', '.join(unknown)}")
+        missing = sorted(sections - placed)
+        if missing:
+            raise ValueError(f"layout must place every section; missing: {', '.join(missing)}")
+        return self
 
     @field_validator("starts_at", mode="before")
     @classmethod
@@ -132,3 +203,4 @@ class SectionLayout(BaseModel):
 
 class EventDetail(Event):
     sections: list[SectionLayout]
+    layout: VenueLayout | None = None

@@ -28,9 +28,13 @@ def event_or_404(deps: Dependencies, event_id: str) -> Event:
     return event
 
 
-def _layout(seats: list[SeatView]) -> list[SectionLayout]:
+def _layout(seats: list[SeatView], section_order: list[str]) -> list[SectionLayout]:
+    """Sections in the order the event gave them (alphabetical for events made before the
+    order was kept), rows and seats in the store's order."""
+    rank = {name: index for index, name in enumerate(section_order)}
+    ordered = sorted(seats, key=lambda s: (rank.get(s.section, len(rank)), s.section))
     sections = []
-    for section, in_section in groupby(seats, key=lambda s: s.section):
+    for section, in_section in groupby(ordered, key=lambda s: s.section):
         rows = [
             RowLayout(
                 row=row, seats=[SeatInfo.model_validate(s, from_attributes=True) for s in in_row]
@@ -59,7 +63,12 @@ def list_events(deps: Dependencies) -> list[Event]:
 def get_event(deps: Dependencies, event_id: str) -> EventDetail:
     event = event_or_404(deps, event_id)
     seats = deps.events.seats(event.id, deps.clock.now())
-    return EventDetail(**event.model_dump(), sections=_layout(seats))
+    placement = deps.events.placement(event.id)
+    return EventDetail(
+        **event.model_dump(),
+        sections=_layout(seats, placement.section_order),
+        layout=placement.layout,
+    )
 
 
 def list_seats(deps: Dependencies, event_id: str) -> list[SeatView]:

@@ -8,8 +8,10 @@ from uuid import UUID
 
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
-from boxoffice.models.events import Event, EventSpec, SeatView
+from boxoffice.models.best_available import SeatBlock
+from boxoffice.models.events import Event, EventSpec, SeatView, VenueLayout
 from boxoffice.stores.database import ConnectionSource
 
 # A hold past its time reads as available, whether or not anything has released it yet.
@@ -26,9 +28,65 @@ FROM events e LEFT JOIN seats s ON s.event_id = e.id
 """
 
 
+# The best block of %(count)s free seats in one row, in one statement: the free seats of each
+# row fall into islands of consecutive numbers (number - row_number() is constant along
+# one); a block starts at a seat whose next count-1 seats in its island are all eligible
+# (in the section and within the price), and may not leave a single free seat at either end
+# of its island. Best = the event's section order, then the front row, then the centre.
+_BEST_BLOCK = f"""
+WITH row_seats AS (
+    SELECT s.section, s.row_label, s.seat_id, s.number, s.price_cents,
+           ({_LIVE_STATUS}) = 'available' AS free,
+           (min(s.number) OVER whole_row + max(s.number) OVER whole_row) / 2.0 AS centre
+    FROM seats s
+    WHERE s.event_id = %(event_id)s
+      AND (%(section)s::text IS NULL OR s.section = %(section)s::text)
+    WINDOW whole_row AS (PARTITION BY s.section, s.row_label)
+), free AS (
+    SELECT *, number - row_number() OVER (PARTITION BY section, row_label ORDER BY number)
+              AS island
+    FROM row_seats WHERE free
+), starts AS (
+    SELECT *,
+           min(number) OVER island_all AS island_start,
+           max(number) OVER island_all AS island_end,
+           count(*) FILTER (
+               WHERE %(max_price)s::integer IS NULL OR price_cents <= %(max_price)s::integer
+           ) OVER (island_ahead ROWS BETWEEN CURRENT ROW AND %(ahead)s FOLLOWING) AS eligible
+    FROM free
+    WINDOW island_all AS (PARTITION BY section, row_label, island),
+           island_ahead AS (PARTITION BY section, row_label, island ORDER BY number)
+), best AS (
+    SELECT st.section, st.row_label, st.number
+    FROM starts st JOIN events e ON e.id = %(event_id)s
+    WHERE st.eligible = %(count)s
+      AND st.number - st.island_start <> 1
+      AND st.island_end - (st.number + %(ahead)s) <> 1
+    ORDER BY array_position(e.section_order, st.section) NULLS LAST, st.section,
+             length(st.row_label), st.row_label,
+             abs(st.number + %(ahead)s / 2.0 - st.centre), st.number
+    LIMIT 1
+)
+SELECT b.section, b.row_label AS row, array_agg(f.seat_id ORDER BY f.number) AS seat_ids,
+       sum(f.price_cents)::integer AS total_cents
+FROM best b JOIN free f
+  ON f.section = b.section AND f.row_label = b.row_label
+ AND f.number BETWEEN b.number AND b.number + %(ahead)s
+GROUP BY b.section, b.row_label
+"""
+
+
 def line_sequence(event_id: UUID) -> str:
     """The name of the sequence that hands out places in this event's line."""
     return f"event_line_{event_id.hex}"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How an event's venue is drawn: its layout (if given) and its sections' order."""
+
+    layout: VenueLayout | None
+    section_order: list[str]  # empty for events made before the order was kept
 
 
 @dataclass(frozen=True)
@@ -47,7 +105,8 @@ class EventStore:
         with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO events (id, name, venue, starts_at, hold_seconds, checkout_seconds,"
-                " admission_per_second, currency) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                " admission_per_second, currency, layout, section_order)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     event_id,
                     spec.name,
@@ -57,6 +116,8 @@ class EventStore:
                     spec.checkout_seconds,
                     float(spec.admission_per_second),
                     spec.currency,
+                    Jsonb(spec.layout.model_dump(exclude_none=True)) if spec.layout else None,
+                    spec.section_order,
                 ),
             )
             cur.execute(
@@ -94,6 +155,16 @@ class EventStore:
             )
             return [Event.model_validate(row) for row in cur.fetchall()]
 
+    def placement(self, event_id: UUID) -> Placement:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT layout, section_order FROM events WHERE id = %s", (event_id,)
+            ).fetchone()
+        if row is None:
+            return Placement(None, [])
+        layout = VenueLayout.model_validate(row[0]) if row[0] is not None else None
+        return Placement(layout=layout, section_order=list(row[1] or []))
+
     def seats(self, event_id: UUID, now: datetime) -> list[SeatView]:
         with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(
@@ -103,6 +174,40 @@ class EventStore:
                 {"id": event_id, "now": now},
             )
             return [SeatView.model_validate(row) for row in cur.fetchall()]
+
+    def best_block(
+        self,
+        event_id: UUID,
+        now: datetime,
+        count: int,
+        section: str | None = None,
+        max_price_cents: int | None = None,
+    ) -> SeatBlock | None:
+        """The best `count` adjacent free seats in one row (see _BEST_BLOCK), or None."""
+        with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                _BEST_BLOCK,
+                {
+                    "event_id": event_id,
+                    "now": now,
+                    "count": count,
+                    "ahead": count - 1,
+                    "section": section,
+                    "max_price": max_price_cents,
+                },
+            )
+            row = cur.fetchone()
+        if row is None or len(row["seat_ids"]) != count:  # a row numbering a seat twice
+            return None
+        return SeatBlock.model_validate(row)
+
+    def has_section(self, event_id: UUID, section: str) -> bool:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM seats WHERE event_id = %s AND section = %s LIMIT 1",
+                (event_id, section),
+            ).fetchone()
+        return row is not None
 
     def line(self, event_id: UUID) -> Line:
         with self._connection() as conn:
