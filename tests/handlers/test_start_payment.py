@@ -120,7 +120,9 @@ def test_asking_again_answers_the_same_session(admitted, stripe_standin):
 def test_stripe_failing_answers_503_and_the_hold_stays(admitted, stripe_standin, deps):
     event_id, checkout_id, token = admitted
     stripe_standin.faults["create_session"] = Fault("error", 1)
+    began = time.monotonic()
     failed = start(checkout_id, token)
+    print(f"Stripe 500: 503 after {time.monotonic() - began:.3f} s")
     assert failed["statusCode"] == 503
     assert body(failed)["error"] == "payment_unavailable"
     assert int(failed["multiValueHeaders"]["Retry-After"][0]) > 0
@@ -151,6 +153,7 @@ def test_stripe_hanging_answers_503_in_time_and_the_retry_finds_its_session(
     began = time.monotonic()
     failed = start(checkout_id, token)
     took = time.monotonic() - began
+    print(f"Stripe hanging: 503 after {took:.2f} s (1 s timeout per call, function timeout 10 s)")
     assert failed["statusCode"] == 503, failed
     assert took < 3  # one timed-out call, well inside the function's 10 s
     assert held_seats(event_id) == {"A-1-1": "held", "A-1-2": "held"}
