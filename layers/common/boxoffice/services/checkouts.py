@@ -31,7 +31,7 @@ from boxoffice.models.checkouts import (
 )
 from boxoffice.observability import MetricUnit, logger, metrics
 from boxoffice.runtime import Dependencies
-from boxoffice.services.events import event_or_404
+from boxoffice.services.events import event_settings_or_404
 from boxoffice.stores.admission_queue import AdmissionMessage
 from boxoffice.stores.events import Line
 
@@ -104,7 +104,7 @@ def create_checkout(deps: Dependencies, event_id: str, request: CheckoutRequest)
     limit = deps.settings.max_seats_per_checkout
     if len(request.seat_ids) > limit:
         raise InvalidRequest(f"A checkout may hold at most {limit} seats.", max_seats=limit)
-    event = event_or_404(deps, event_id)
+    event = event_settings_or_404(deps, event_id)
     now = deps.clock.now()
     checkout_id = uuid4()
     hold_until_ms = hold_end_ms(now, event.hold_seconds)

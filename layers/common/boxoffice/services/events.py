@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from itertools import groupby
 from uuid import uuid4
 
 from boxoffice.errors import EventNotFound, InvalidRequest
 from boxoffice.ids import parse_uuid
-from boxoffice.models.events import (
-    Event,
-    EventDetail,
-    EventSpec,
-    RowLayout,
-    SeatInfo,
-    SeatView,
-    SectionLayout,
-)
+from boxoffice.models.events import Event, EventDetail, EventSpec, SeatView
 from boxoffice.observability import logger
 from boxoffice.runtime import Dependencies
+from boxoffice.stores.events import EventSettings
 
 
 def event_or_404(deps: Dependencies, event_id: str) -> Event:
+    """The event with its seat counts (the list and detail reads)."""
     parsed = parse_uuid(event_id)
     event = deps.events.get(parsed, deps.clock.now()) if parsed else None
     if event is None:
@@ -28,17 +21,13 @@ def event_or_404(deps: Dependencies, event_id: str) -> Event:
     return event
 
 
-def _layout(seats: list[SeatView]) -> list[SectionLayout]:
-    sections = []
-    for section, in_section in groupby(seats, key=lambda s: s.section):
-        rows = [
-            RowLayout(
-                row=row, seats=[SeatInfo.model_validate(s, from_attributes=True) for s in in_row]
-            )
-            for row, in_row in groupby(in_section, key=lambda s: s.row)
-        ]
-        sections.append(SectionLayout(section=section, rows=rows))
-    return sections
+def event_settings_or_404(deps: Dependencies, event_id: str) -> EventSettings:
+    """The event's settings, read by key: what the hold path needs, nothing counted."""
+    parsed = parse_uuid(event_id)
+    event = deps.events.settings(parsed) if parsed else None
+    if event is None:
+        raise EventNotFound(event_id)
+    return event
 
 
 def create_event(deps: Dependencies, spec: EventSpec) -> EventDetail:
@@ -58,10 +47,9 @@ def list_events(deps: Dependencies) -> list[Event]:
 
 def get_event(deps: Dependencies, event_id: str) -> EventDetail:
     event = event_or_404(deps, event_id)
-    seats = deps.events.seats(event.id, deps.clock.now())
-    return EventDetail(**event.model_dump(), sections=_layout(seats))
+    return EventDetail(**event.model_dump(), sections=deps.events.layout(event.id))
 
 
 def list_seats(deps: Dependencies, event_id: str) -> list[SeatView]:
-    event = event_or_404(deps, event_id)
+    event = event_settings_or_404(deps, event_id)
     return deps.events.seats(event.id, deps.clock.now())

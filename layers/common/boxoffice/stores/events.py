@@ -8,8 +8,9 @@ from uuid import UUID
 
 from psycopg import sql
 from psycopg.rows import dict_row
+from pydantic import TypeAdapter
 
-from boxoffice.models.events import Event, EventSpec, SeatView
+from boxoffice.models.events import Event, EventSpec, SeatView, SectionLayout
 from boxoffice.stores.database import ConnectionSource
 
 # A hold past its time reads as available, whether or not anything has released it yet.
@@ -17,13 +18,61 @@ _LIVE_STATUS = (
     "CASE WHEN s.status = 'held' AND s.held_until <= %(now)s THEN 'available' ELSE s.status END"
 )
 
-_EVENT_WITH_COUNTS = f"""
+# Counts per event: the total from the primary key, the taken seats from the small partial
+# index `seats_taken` (migration 005), so neither reads the seats' rows one by one.
+_EVENT_WITH_COUNTS = """
 SELECT e.id, e.name, e.venue, e.starts_at, e.hold_seconds, e.checkout_seconds,
-       e.admission_per_second,
-       count(s.seat_id) AS seats_total,
-       count(s.seat_id) FILTER (WHERE {_LIVE_STATUS} = 'available') AS seats_available
-FROM events e LEFT JOIN seats s ON s.event_id = e.id
+       e.admission_per_second, t.total AS seats_total, t.total - u.taken AS seats_available
+FROM events e
+CROSS JOIN LATERAL (SELECT count(*) AS total FROM seats s WHERE s.event_id = e.id) t
+CROSS JOIN LATERAL (
+    SELECT count(*) AS taken FROM seats s
+    WHERE s.event_id = e.id AND s.status <> 'available'
+      AND (s.status = 'booked' OR s.held_until > %(now)s)
+) u
 """
+
+# The seat map as JSON built by Postgres in one pass, read by pydantic-core in one pass:
+# no Python work per seat.
+_SEATS_JSON = f"""
+SELECT coalesce(json_agg(json_build_object(
+    'seat_id', s.seat_id, 'section', s.section, 'row', s.row_label, 'number', s.number,
+    'price_cents', s.price_cents, 'status', {_LIVE_STATUS})
+    ORDER BY s.section, length(s.row_label), s.row_label, s.number, s.seat_id), '[]')::text
+FROM seats s WHERE s.event_id = %(id)s
+"""
+
+_LAYOUT_JSON = """
+WITH by_row AS (
+    SELECT section, row_label,
+           json_agg(json_build_object('seat_id', seat_id, 'section', section, 'row', row_label,
+                                      'number', number, 'price_cents', price_cents)
+                    ORDER BY number, seat_id) AS seats
+    FROM seats WHERE event_id = %(id)s GROUP BY section, row_label
+), by_section AS (
+    SELECT section,
+           json_agg(json_build_object('row', row_label, 'seats', seats)
+                    ORDER BY length(row_label), row_label) AS rows
+    FROM by_row GROUP BY section
+)
+SELECT coalesce(json_agg(json_build_object('section', section, 'rows', rows)
+                         ORDER BY section), '[]')::text
+FROM by_section
+"""
+
+_SEAT_LIST: TypeAdapter[list[SeatView]] = TypeAdapter(list[SeatView])
+_SECTIONS: TypeAdapter[list[SectionLayout]] = TypeAdapter(list[SectionLayout])
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """What a hold needs of its event: one row read by key, no seat counted."""
+
+    id: UUID
+    starts_at: datetime
+    hold_seconds: int
+    checkout_seconds: int
+    admission_per_second: float
 
 
 def line_sequence(event_id: UUID) -> str:
@@ -76,32 +125,38 @@ class EventStore:
                         )
                     )
 
+    def settings(self, event_id: UUID) -> EventSettings | None:
+        """The event's settings by key (the hold path: never the seat counts)."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT id, starts_at, hold_seconds, checkout_seconds, admission_per_second"
+                " FROM events WHERE id = %s",
+                (event_id,),
+            ).fetchone()
+        return EventSettings(*row) if row else None
+
     def get(self, event_id: UUID, now: datetime) -> Event | None:
         with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                _EVENT_WITH_COUNTS + " WHERE e.id = %(id)s GROUP BY e.id",
-                {"id": event_id, "now": now},
-            )
+            cur.execute(_EVENT_WITH_COUNTS + " WHERE e.id = %(id)s", {"id": event_id, "now": now})
             row = cur.fetchone()
         return Event.model_validate(row) if row else None
 
     def all(self, now: datetime) -> list[Event]:
         with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                _EVENT_WITH_COUNTS + " GROUP BY e.id ORDER BY e.starts_at, e.name, e.id",
-                {"now": now},
-            )
+            cur.execute(_EVENT_WITH_COUNTS + " ORDER BY e.starts_at, e.name, e.id", {"now": now})
             return [Event.model_validate(row) for row in cur.fetchall()]
 
     def seats(self, event_id: UUID, now: datetime) -> list[SeatView]:
-        with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                f"SELECT s.seat_id, s.section, s.row_label AS row, s.number, s.price_cents,"
-                f" {_LIVE_STATUS} AS status FROM seats s WHERE s.event_id = %(id)s"
-                " ORDER BY s.section, length(s.row_label), s.row_label, s.number, s.seat_id",
-                {"id": event_id, "now": now},
-            )
-            return [SeatView.model_validate(row) for row in cur.fetchall()]
+        """Every seat with its status now, in map order (section, row, number)."""
+        with self._connection() as conn:
+            row = conn.execute(_SEATS_JSON, {"id": event_id, "now": now}).fetchone()
+        return _SEAT_LIST.validate_json(row[0] if row else "[]")
+
+    def layout(self, event_id: UUID) -> list[SectionLayout]:
+        """The seats grouped by section and row, in map order."""
+        with self._connection() as conn:
+            row = conn.execute(_LAYOUT_JSON, {"id": event_id}).fetchone()
+        return _SECTIONS.validate_json(row[0] if row else "[]")
 
     def line(self, event_id: UUID) -> Line:
         with self._connection() as conn:
