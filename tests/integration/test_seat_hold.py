@@ -50,7 +50,9 @@ def test_many_threads_on_the_store_never_share_a_seat_nor_spend_a_place(deps, ma
     assert set(held.values()) == set(winners)
     for (won, ids), asked in zip(results, wanted, strict=True):
         if won is None:
-            assert ids and set(ids) <= set(asked) and all(s in held for s in ids)
+            assert ids
+            assert set(ids) <= set(asked)
+            assert all(s in held for s in ids)
     # a refused hold takes no place in line: the winners' places are 1..n
     assert sorted(seq for seq, _ in winners.values()) == list(range(1, len(winners) + 1))
 
@@ -60,7 +62,9 @@ def test_a_lapsed_hold_is_taken_over_and_a_refusal_reads_like_a_ticket(deps, mak
     now = deps.clock.now()
     first = deps.seats.hold(event_id, ["A-1-1"], uuid4(), now + timedelta(seconds=5), now)
     later = now + timedelta(seconds=5)
-    second = deps.seats.hold(event_id, ["A-1-1", "A-2-3"], uuid4(), later + timedelta(seconds=60), later)
+    second = deps.seats.hold(
+        event_id, ["A-1-1", "A-2-3"], uuid4(), later + timedelta(seconds=60), later
+    )
     assert (first.seq, second.seq) == (1, 2)
     with pytest.raises(SeatsUnavailable) as refused:
         deps.seats.hold(event_id, ["A-2-3", "A-1-1", "A-1-2"], uuid4(), later, later)
