@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from boxoffice.http import api_handler, json_response, make_resolver
+from boxoffice.http import api_handler, json_text_response, make_resolver
 from boxoffice.runtime import dependencies
 from boxoffice.services import events
 
@@ -11,7 +11,7 @@ app = make_resolver()
 
 @app.get("/events/<event_id>/seats")
 def list_seats(event_id: str) -> Response[str]:
-    return json_response(events.list_seats(dependencies(), event_id))
+    return json_text_response(events.seat_map_json(dependencies(), event_id))
 
 
 lambda_handler = api_handler(app)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from itertools import groupby
 from uuid import uuid4
 
 from boxoffice.errors import EventNotFound, InvalidRequest
 from boxoffice.ids import parse_uuid
-from boxoffice.models.events import Event, EventDetail, EventSpec, SeatView
+from boxoffice.models.events import (
+    Event,
+    EventDetail,
+    EventSpec,
+    RowLayout,
+    SeatInfo,
+    SeatView,
+    SectionLayout,
+)
 from boxoffice.observability import logger
 from boxoffice.runtime import Dependencies
 from boxoffice.stores.events import EventSettings
@@ -30,6 +39,19 @@ def event_settings_or_404(deps: Dependencies, event_id: str) -> EventSettings:
     return event
 
 
+def _layout(seats: list[SeatView]) -> list[SectionLayout]:
+    sections = []
+    for section, in_section in groupby(seats, key=lambda s: s.section):
+        rows = [
+            RowLayout(
+                row=row, seats=[SeatInfo.model_validate(s, from_attributes=True) for s in in_row]
+            )
+            for row, in_row in groupby(in_section, key=lambda s: s.row)
+        ]
+        sections.append(SectionLayout(section=section, rows=rows))
+    return sections
+
+
 def create_event(deps: Dependencies, spec: EventSpec) -> EventDetail:
     if len(spec.seats) > deps.settings.max_seats_per_event:
         raise InvalidRequest(
@@ -47,9 +69,16 @@ def list_events(deps: Dependencies) -> list[Event]:
 
 def get_event(deps: Dependencies, event_id: str) -> EventDetail:
     event = event_or_404(deps, event_id)
-    return EventDetail(**event.model_dump(), sections=deps.events.layout(event.id))
+    seats = deps.events.seats(event.id, deps.clock.now())
+    return EventDetail(**event.model_dump(), sections=_layout(seats))
 
 
 def list_seats(deps: Dependencies, event_id: str) -> list[SeatView]:
     event = event_settings_or_404(deps, event_id)
     return deps.events.seats(event.id, deps.clock.now())
+
+
+def seat_map_json(deps: Dependencies, event_id: str) -> str:
+    """`list_seats` as JSON text built by Postgres: the polled seat map, no work per seat."""
+    event = event_settings_or_404(deps, event_id)
+    return deps.events.seats_json(event.id, deps.clock.now())

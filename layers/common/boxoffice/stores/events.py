@@ -10,7 +10,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import TypeAdapter
 
-from boxoffice.models.events import Event, EventSpec, SeatView, SectionLayout
+from boxoffice.models.events import Event, EventSpec, SeatView
 from boxoffice.stores.database import ConnectionSource
 
 # A hold past its time reads as available, whether or not anything has released it yet.
@@ -32,36 +32,18 @@ CROSS JOIN LATERAL (
 ) u
 """
 
-# The seat map as JSON built by Postgres in one pass, read by pydantic-core in one pass:
-# no Python work per seat.
+# The seat map as JSON text, built by Postgres in one pass (rows sorted narrow, then
+# aggregated): no Python work per seat on the way to the response.
 _SEATS_JSON = f"""
-SELECT coalesce(json_agg(json_build_object(
-    'seat_id', s.seat_id, 'section', s.section, 'row', s.row_label, 'number', s.number,
-    'price_cents', s.price_cents, 'status', {_LIVE_STATUS})
-    ORDER BY s.section, length(s.row_label), s.row_label, s.number, s.seat_id), '[]')::text
-FROM seats s WHERE s.event_id = %(id)s
-"""
-
-_LAYOUT_JSON = """
-WITH by_row AS (
-    SELECT section, row_label,
-           json_agg(json_build_object('seat_id', seat_id, 'section', section, 'row', row_label,
-                                      'number', number, 'price_cents', price_cents)
-                    ORDER BY number, seat_id) AS seats
-    FROM seats WHERE event_id = %(id)s GROUP BY section, row_label
-), by_section AS (
-    SELECT section,
-           json_agg(json_build_object('row', row_label, 'seats', seats)
-                    ORDER BY length(row_label), row_label) AS rows
-    FROM by_row GROUP BY section
-)
-SELECT coalesce(json_agg(json_build_object('section', section, 'rows', rows)
-                         ORDER BY section), '[]')::text
-FROM by_section
+SELECT coalesce(json_agg(m), '[]')::text FROM (
+    SELECT s.seat_id, s.section, s.row_label AS row, s.number, s.price_cents,
+           {_LIVE_STATUS} AS status
+    FROM seats s WHERE s.event_id = %(id)s
+    ORDER BY s.section, length(s.row_label), s.row_label, s.number, s.seat_id
+) m
 """
 
 _SEAT_LIST: TypeAdapter[list[SeatView]] = TypeAdapter(list[SeatView])
-_SECTIONS: TypeAdapter[list[SectionLayout]] = TypeAdapter(list[SectionLayout])
 
 
 @dataclass(frozen=True)
@@ -148,15 +130,13 @@ class EventStore:
 
     def seats(self, event_id: UUID, now: datetime) -> list[SeatView]:
         """Every seat with its status now, in map order (section, row, number)."""
+        return _SEAT_LIST.validate_json(self.seats_json(event_id, now))
+
+    def seats_json(self, event_id: UUID, now: datetime) -> str:
+        """`seats` as the JSON text of its list, straight from Postgres."""
         with self._connection() as conn:
             row = conn.execute(_SEATS_JSON, {"id": event_id, "now": now}).fetchone()
-        return _SEAT_LIST.validate_json(row[0] if row else "[]")
-
-    def layout(self, event_id: UUID) -> list[SectionLayout]:
-        """The seats grouped by section and row, in map order."""
-        with self._connection() as conn:
-            row = conn.execute(_LAYOUT_JSON, {"id": event_id}).fetchone()
-        return _SECTIONS.validate_json(row[0] if row else "[]")
+        return str(row[0]) if row else "[]"
 
     def line(self, event_id: UUID) -> Line:
         with self._connection() as conn:
