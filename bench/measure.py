@@ -64,6 +64,32 @@ def tree_cpu(root: int) -> float:
     return total / TICK
 
 
+def children_cpu(root: int) -> dict[str, float]:
+    """CPU seconds of `root` and of each live child, by what it runs (moto, a function...)."""
+    found: dict[str, float] = {}
+
+    def add(pid: int, name: str) -> None:
+        fields = _stat(pid)
+        if fields:
+            found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+
+    add(root, "gateway + pollers (stack process)")
+    for child in _children(root):
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in argv if a]
+        if "local.moto_server" in words:
+            add(child, "moto")
+        elif "local.lambda_worker" in words:
+            module = words[words.index("local.lambda_worker") + 2]
+            add(child, module.removeprefix("functions.").removesuffix(".app"))
+        else:
+            add(child, " ".join(words[1:3]))
+    return found
+
+
 def machine_cpu() -> float:
     """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
     first = Path("/proc/stat").read_text().splitlines()[0].split()[1:]

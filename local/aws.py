@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,13 +69,47 @@ def quiet_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def start_moto(host: str, port: int) -> tuple[Any, str]:
-    """A moto server thread; returns (server, endpoint URL). `port` 0 picks a free one."""
-    quiet_logs()
-    from moto.server import ThreadedMotoServer
+class MotoProcess:
+    """moto in server mode in a child process (local/moto_server.py)."""
 
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
+    def __init__(self, host: str, port: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "local.moto_server", host, str(port)],
+            cwd=template.ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            start_new_session=True,  # Ctrl-C reaches the stack, which stops it
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("ready "):
+            self.stop()
+            raise RuntimeError(f"moto did not start (it said {line.strip()!r})")
+        self.host = host
+        self.port = int(line.split()[1])
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+
+
+def start_moto(host: str, port: int) -> tuple[MotoProcess, str]:
+    """moto in a process of its own; returns (server, endpoint URL). `port` 0 picks one."""
+    quiet_logs()
+    server = MotoProcess(host, port)
     bound_host, bound_port = server.get_host_and_port()
     shown = "127.0.0.1" if bound_host in {"0.0.0.0", ""} else bound_host  # noqa: S104
     return server, f"http://{shown}:{bound_port}"

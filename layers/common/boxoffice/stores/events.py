@@ -70,9 +70,14 @@ class Line:
     next_admission_at: datetime | None  # when the next free admission slot starts
 
 
+# How many events' settings a warm container keeps (the oldest read goes first).
+_SETTINGS_KEPT = 1024
+
+
 class EventStore:
     def __init__(self, connection: ConnectionSource) -> None:
         self._connection = connection
+        self._settings: dict[UUID, EventSettings] = {}
 
     def create(self, event_id: UUID, spec: EventSpec) -> None:
         with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
@@ -108,14 +113,27 @@ class EventStore:
                     )
 
     def settings(self, event_id: UUID) -> EventSettings | None:
-        """The event's settings by key (the hold path: never the seat counts)."""
+        """The event's settings by key (the hold path: never the seat counts).
+
+        An event's settings never change once it is created (the API has no route that
+        changes them), so a warm container keeps the ones it has read: a hold of a known
+        event costs no read at all. Unknown ids are not remembered.
+        """
+        known = self._settings.get(event_id)
+        if known is not None:
+            return known
         with self._connection() as conn:
             row = conn.execute(
                 "SELECT id, starts_at, hold_seconds, checkout_seconds, admission_per_second"
                 " FROM events WHERE id = %s",
                 (event_id,),
             ).fetchone()
-        return EventSettings(*row) if row else None
+        if row is None:
+            return None
+        if len(self._settings) >= _SETTINGS_KEPT:
+            self._settings.pop(next(iter(self._settings)))
+        self._settings[event_id] = EventSettings(*row)
+        return self._settings[event_id]
 
     def get(self, event_id: UUID, now: datetime) -> Event | None:
         with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
