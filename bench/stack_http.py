@@ -38,6 +38,7 @@ class Stack:
     def __init__(self, database_url: str, postmaster: int | None) -> None:
         self.postmaster = postmaster
         self.database_url = database_url
+        self._db: psycopg.Connection[tuple[Any, ...]] | None = None
         self.port = free_port()
         env = {
             **os.environ,
@@ -46,6 +47,7 @@ class Stack:
             "ADMIN_API_KEY": KEY,
             "SEED_DEMO": "0",
             "LOCAL_RELOAD": "0",
+            "LAMBDA_PREWARM": "0",  # instances start with the warm-up round instead
             "MAX_BODY_BYTES": str(8 * 1024 * 1024),  # a 20,000-seat event in one POST
             "PYTHONUNBUFFERED": "1",
         }
@@ -79,6 +81,8 @@ class Stack:
         return tree_cpu(self.process.pid) + (tree_cpu(self.postmaster) if self.postmaster else 0)
 
     def stop(self) -> None:
+        if self._db is not None:
+            self._db.close()
         self.process.terminate()
         self.process.wait(30)
 
@@ -88,11 +92,12 @@ class Stack:
     def admitted_all(self) -> bool:
         """Whether the admission consumer has passed every place handed out (read from
         Postgres, so that waiting adds no work to moto)."""
-        with psycopg.connect(self.database_url, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT e.admitted_seq, s.last_value FROM events e JOIN pg_sequences s"
-                " ON s.sequencename = 'event_line_' || replace(e.id::text, '-', '')"
-            ).fetchall()
+        if self._db is None or self._db.closed:
+            self._db = psycopg.connect(self.database_url, autocommit=True)
+        rows = self._db.execute(
+            "SELECT e.admitted_seq, s.last_value FROM events e JOIN pg_sequences s"
+            " ON s.sequencename = 'event_line_' || replace(e.id::text, '-', '')"
+        ).fetchall()
         return all(last is None or admitted >= last for admitted, last in rows)
 
     def wait_drained(self, timeout: float = 120) -> float:
@@ -288,7 +293,9 @@ def run(database_url: str, postmaster: int | None, handler_rate: float | None) -
         print("  where the CPU goes (ms per hold, by process):")
         for clients, parts in BREAKDOWN.items():
             if clients in CLIENTS:
-                shown = ", ".join(f"{k} {v:.1f}" for k, v in sorted(parts.items(), key=lambda i: -i[1]))
+                shown = ", ".join(
+                    f"{k} {v:.1f}" for k, v in sorted(parts.items(), key=lambda i: -i[1])
+                )
                 print(f"    {clients:>3} clients: {shown}")
         got = storm(stack, STORM)
         print(

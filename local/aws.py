@@ -44,9 +44,14 @@ class LocalAws:
     endpoint: str | None  # None: boto3's own endpoints, as moto's in-process mock serves them
     tables: dict[str, Table]
     queues: dict[str, Queue]
+    # SQS in a moto process of its own (the full stack); None: SQS is at `endpoint` too
+    sqs_endpoint: str | None = None
 
     def client(self, service: str) -> Any:
-        return client(service, self.endpoint)
+        return client(service, self.endpoint_of(service))
+
+    def endpoint_of(self, service: str) -> str | None:
+        return self.sqs_endpoint if service == "sqs" and self.sqs_endpoint else self.endpoint
 
     def resolve(self, value: Any) -> str | None:
         """A template value (Ref, GetAtt, Sub or literal) as a string, if it is local."""
@@ -162,9 +167,9 @@ def _queue_order() -> list[str]:
     return ordered
 
 
-def create_resources(endpoint: str | None) -> LocalAws:
+def create_resources(endpoint: str | None, sqs_endpoint: str | None = None) -> LocalAws:
     """Create (or find) every table and queue of the template in moto (a server at
-    `endpoint`, or the in-process mock when None)."""
+    `endpoint`, SQS at `sqs_endpoint` if given, or the in-process mock when None)."""
     dynamodb = client("dynamodb", endpoint)
     tables: dict[str, Table] = {}
     for logical_id in template.resources("AWS::DynamoDB::Table"):
@@ -181,7 +186,7 @@ def create_resources(endpoint: str | None) -> LocalAws:
         tables[logical_id] = Table(
             logical_id, name, described["TableArn"], described.get("LatestStreamArn")
         )
-    sqs = client("sqs", endpoint)
+    sqs = client("sqs", sqs_endpoint or endpoint)
     queues: dict[str, Queue] = {}
     for logical_id in _queue_order():
         name = queue_name(logical_id)
@@ -197,7 +202,7 @@ def create_resources(endpoint: str | None) -> LocalAws:
             "QueueArn"
         ]
         queues[logical_id] = Queue(logical_id, name, url, arn)
-    return LocalAws(endpoint=endpoint, tables=tables, queues=queues)
+    return LocalAws(endpoint=endpoint, tables=tables, queues=queues, sqs_endpoint=sqs_endpoint)
 
 
 def resolve(value: Any, aws: LocalAws) -> str | None:
