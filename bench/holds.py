@@ -44,7 +44,7 @@ UPDATE seats SET status = 'held', checkout_id = gen_random_uuid(), held_until = 
 def new_statement() -> str:
     """`SeatStore.HOLD` as a pgbench script: the same statement, pgbench's variables."""
     text = (
-        HOLD.replace("%(ids)s", "ARRAY['S-' || (:n)::text]")
+        HOLD.replace("%(ids)s", "ARRAY[('S-' || :n)::text]::text[]")
         .replace("%(event)s", ":event")
         .replace("%(checkout)s", "gen_random_uuid()")
         .replace("%(until)s", "(now() - interval '1 minute')")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import LiteralString
 from uuid import UUID
 
 from boxoffice.errors import CheckoutExpired, SeatNotFound, SeatsUnavailable
@@ -39,6 +41,9 @@ class Released:
 # says whether every listed seat exists and is free; only then does `taken` hold them and
 # `place` take the next place in the event's line (a refused hold spends no place).
 # Its cost depends on the seats listed, never on the size of the event.
+# `%(ids)s` stands for an ARRAY of one parameter per seat (see `_hold_statement`): with the
+# count of seats in the statement itself, Postgres plans it once per connection (a generic
+# plan that knows how many rows to expect) instead of re-planning every hold.
 HOLD = """
 WITH locked AS (
     SELECT seat_id, section, row_label, number, price_cents,
@@ -61,6 +66,13 @@ SELECT l.seat_id, l.section, l.row_label, l.number, l.price_cents, l.free,
        p.seq, p.admitted_seq, p.next_admission_at, (SELECT count(*) FROM taken)
 FROM locked l LEFT JOIN place p ON true
 """
+
+
+@cache
+def _hold_statement(seats: int) -> LiteralString:
+    """HOLD for `seats` seats, their ids as parameters %(s0)s, %(s1)s..."""
+    ids = ", ".join(f"%(s{i})s" for i in range(seats))
+    return HOLD.replace("%(ids)s", f"ARRAY[{ids}]::text[]")
 
 
 def _lock_checkout_seats(conn: Connection, event_id: UUID, checkout_id: UUID) -> list[str]:
@@ -90,18 +102,16 @@ class SeatStore:
         every one is free, and only then takes the next place in line (see `HOLD`).
         """
         wanted = sorted(set(seat_ids))
+        params: dict[str, object] = {
+            "event": event_id,
+            "checkout": checkout_id,
+            "until": held_until,
+            "now": now,
+            "line": line_sequence(event_id),
+        }
+        params.update((f"s{i}", seat_id) for i, seat_id in enumerate(wanted))
         with self._connection() as conn:
-            rows = conn.execute(
-                HOLD,
-                {
-                    "event": event_id,
-                    "ids": wanted,
-                    "checkout": checkout_id,
-                    "until": held_until,
-                    "now": now,
-                    "line": line_sequence(event_id),
-                },
-            ).fetchall()
+            rows = conn.execute(_hold_statement(len(wanted)), params).fetchall()
         found = {row[0]: row for row in rows}
         missing = set(wanted) - set(found)
         if missing:
