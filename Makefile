@@ -16,7 +16,7 @@ SAM_PATH := $(dir $(BASE_PYTHON)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv lint unit test sam-check dev bench clean
+.PHONY: help venv lint unit test sam-check dev openapi bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -45,7 +45,8 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-unit: $(VENV)/.stamp $(CHROMIUM) ## Run pytest only (PYTEST_ARGS to pass options)
+# The template tests transform template.yaml with the tools venv's samtranslator.
+unit: $(VENV)/.stamp $(SAM_VENV)/.stamp $(CHROMIUM) ## Run pytest only (PYTEST_ARGS to pass options)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 sam-check: $(SAM_VENV)/.stamp $(VENV)/.stamp ## sam validate (+ --lint), cfn-lint and sam build
@@ -58,6 +59,9 @@ test: lint unit sam-check ## Everything CI runs: lint, types, tests and the SAM 
 
 dev: $(VENV)/.stamp ## Run the system locally (API on http://127.0.0.1:3000)
 	$(PY) -m local
+
+openapi: $(VENV)/.stamp ## Regenerate web/openapi.json from the functions' resolvers
+	$(PY) -m local.openapi
 
 bench: $(VENV)/.stamp ## Run the benchmarks and print their figures
 	$(PY) -m bench

@@ -19,6 +19,8 @@ DATABASE_NAME = "boxoffice"
 DEFAULT_PG_PORT = 54329
 # Port of moto in `--services-only` mode, fixed so that local/env.json can name it.
 DEFAULT_SERVICES_MOTO_PORT = 54330
+# Port of the Stripe stand-in in `--services-only` mode (local/env.json names it too).
+DEFAULT_SERVICES_STRIPE_PORT = 54331
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -45,6 +47,13 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if not raw:
         return default
     return raw not in {"0", "false", "no", "off"}
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or allowed[0]
+    if raw not in allowed:
+        raise SystemExit(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,14 @@ class Config:
     reload: bool = True
     # Send event-source invocations to a Lambda endpoint (`sam local start-lambda`).
     lambda_endpoint: str | None = None
+    # Payments: Stripe (the stack's own offline stand-in unless STRIPE_API_BASE is set) or
+    # the built-in test provider. The keys are the stand-in's documented test values.
+    payment_provider: str = "stripe"
+    stripe_api_base: str | None = None
+    stripe_standin_port: int = 0
+    stripe_secret_key: str = "sk_test_local_standin"  # noqa: S105 - a documented test value
+    stripe_webhook_secret: str = "whsec_local_test_secret"  # noqa: S105 - a documented test value
+    public_base_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -101,7 +118,18 @@ class Config:
             seed_demo=_flag(env, "SEED_DEMO", True),
             reload=_flag(env, "LOCAL_RELOAD", True),
             lambda_endpoint=env.get("LAMBDA_ENDPOINT") or None,
+            payment_provider=_choice(env, "PAYMENT_PROVIDER", ("stripe", "test")),
+            stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            stripe_standin_port=_int(env, "STRIPE_STANDIN_PORT", 0),
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY") or cls.stripe_secret_key,
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or cls.stripe_webhook_secret,
+            public_base_url=env.get("PUBLIC_BASE_URL") or None,
         )
+
+    @property
+    def page_url(self) -> str:
+        """Where Stripe sends the fan back: the page, on the gateway unless told otherwise."""
+        return (self.public_base_url or self.api_url).rstrip("/")
 
     @property
     def api_url(self) -> str:

@@ -31,6 +31,7 @@ from local.aws import LocalAws, create_resources, start_moto
 from local.config import (
     DATABASE_NAME,
     DEFAULT_SERVICES_MOTO_PORT,
+    DEFAULT_SERVICES_STRIPE_PORT,
     REGION,
     Config,
 )
@@ -39,6 +40,7 @@ from local.lambdas import Invoker, LambdaRuntime, RemoteLambda
 from local.postgres import PostgresCluster
 from local.seed import DEMO_NAME, create_demo, demo_event
 from local.sources import EventSource, Schedule, SqsPoller, StreamPoller, TtlDeletes, TtlSweeper
+from local.stripe_standin import StripeServer, StripeStandIn
 from local.template import Function
 
 READY = "Boxoffice local stack ready on"
@@ -152,7 +154,11 @@ class Stack:
         self.runtime: LambdaRuntime | None = None
         self.sources: list[EventSource] = []
         self.gateway: GatewayServer | None = None
-        self.functions = template.functions()
+        self.stripe: StripeServer | None = None
+        self.stripe_api_base = config.stripe_api_base or ""
+        # The template's parameters as this stack deploys it (its Conditions follow them).
+        self.parameters = {"PaymentProvider": config.payment_provider}
+        self.functions = template.functions(parameters=self.parameters)
         self._stop = threading.Event()
         self._stopped = False
         self.started = False
@@ -162,6 +168,7 @@ class Stack:
         began = time.monotonic()
         self._start_database()
         self._start_aws()
+        self._start_stripe()
         self._start_sources()
         if not self.services_only:
             self._start_gateway()
@@ -174,7 +181,9 @@ class Stack:
         self._announce(time.monotonic() - began)
         if self.runtime is not None and self.config.prewarm and not self.services_only:
             api_functions = list(
-                dict.fromkeys(r.function.logical_id for r in template.api_routes())
+                dict.fromkeys(
+                    r.function.logical_id for r in template.api_routes(parameters=self.parameters)
+                )
             )
             threading.Thread(
                 target=self.runtime.prewarm,
@@ -249,6 +258,25 @@ class Stack:
             self.moto_sqs, sqs_endpoint = start_moto(config.services_host, 0)
         self.aws = create_resources(endpoint, sqs_endpoint)
 
+    def _start_stripe(self) -> None:
+        """The offline Stripe stand-in, unless STRIPE_API_BASE names a Stripe to use."""
+        if self.config.stripe_api_base or self.config.payment_provider != "stripe":
+            return
+        app = StripeStandIn(
+            self.config.stripe_webhook_secret, f"{self.config.api_url}/webhooks/stripe"
+        )
+        port = self.config.stripe_standin_port
+        if not port and self.services_only:
+            port = DEFAULT_SERVICES_STRIPE_PORT
+        try:
+            self.stripe = StripeServer(app, self.config.services_host, port).start()
+        except OSError as error:
+            raise StackError(
+                f"Cannot start the Stripe stand-in ({error.strerror}); set STRIPE_STANDIN_PORT"
+                " to another port."
+            ) from None
+        self.stripe_api_base = self.stripe.url
+
     def worker_env(self, function: Function) -> dict[str, str]:
         """The function's environment: the template's (its Refs to tables and queues resolved
         to the local ones), with local values where it matters."""
@@ -260,6 +288,8 @@ class Stack:
             resolved = self.aws.resolve(value)
             if resolved is not None:
                 env[name] = resolved
+        if self.stripe_api_base:
+            env["STRIPE_API_BASE"] = self.stripe_api_base
         env.update(
             DATABASE_URL=self.database_url,
             AWS_ENDPOINT_URL=self.aws.endpoint or "",  # the stack always runs a moto server
@@ -277,6 +307,10 @@ class Stack:
             AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{function.logical_id}",
             ADMIN_AUTH_MODE="api_key",
             ADMIN_API_KEY=self.config.admin_api_key,
+            PAYMENT_PROVIDER=self.config.payment_provider,
+            STRIPE_SECRET_KEY=self.config.stripe_secret_key,
+            STRIPE_WEBHOOK_SECRET=self.config.stripe_webhook_secret,
+            PUBLIC_BASE_URL=self.config.page_url,
             POWERTOOLS_TRACE_DISABLED="true",
             POWERTOOLS_METRICS_DISABLED="true",
             POWERTOOLS_LOG_LEVEL="WARNING",
@@ -381,7 +415,7 @@ class Stack:
     def _start_gateway(self) -> None:
         runtime = self._ensure_runtime()
         app = Gateway(
-            template.api_routes(),
+            template.api_routes(parameters=self.parameters),
             runtime,
             cors=template.api_cors(),
             gateway_headers=template.gateway_response_headers(),
@@ -415,7 +449,11 @@ class Stack:
 
     def _create_demo_directly(self) -> dict[str, Any]:
         """Without the gateway: the API event of `POST /events`, given to the function."""
-        [route] = [r for r in template.api_routes() if (r.method, r.path) == ("POST", "/events")]
+        [route] = [
+            r
+            for r in template.api_routes(parameters=self.parameters)
+            if (r.method, r.path) == ("POST", "/events")
+        ]
         body = json.dumps(demo_event()).encode()
         environ = EnvironBuilder(
             method="POST",
@@ -434,6 +472,13 @@ class Stack:
         created: dict[str, Any] = json.loads(result["body"])
         return created
 
+    def _payments_line(self) -> str:
+        if self.config.payment_provider == "test":
+            return "test provider (POST /checkouts/{id}/complete books without paying)"
+        if self.stripe is not None:
+            return f"Stripe stand-in {self.stripe.url}  (offline; its pay page sends the webhook)"
+        return f"Stripe at {self.stripe_api_base}"
+
     def _announce(self, seconds: float) -> None:
         config = self.config
         assert self.aws is not None
@@ -446,6 +491,7 @@ class Stack:
             f"  Postgres  {self.database_url}  [{where}]",
             f"  moto      {self.aws.endpoint}  (DynamoDB + streams"
             + (f"; SQS: {self.aws.sqs_endpoint})" if self.aws.sqs_endpoint else ", SQS)"),
+            f"  payments  {self._payments_line()}",
         ]
         for table in self.aws.tables.values():
             lines.append(f"  table     {table.name}")
@@ -457,7 +503,7 @@ class Stack:
                 f"{SERVICES_READY} in {seconds:.1f} s; for `sam local start-api` see local/env.json"
             )
             return
-        routes = template.api_routes()
+        routes = template.api_routes(parameters=self.parameters)
         lines = [
             f"  API       {config.api_url}  ({len(routes)} routes from template.yaml)",
             f"  Page      {config.api_url}/",
@@ -497,6 +543,9 @@ class Stack:
         for source in self.sources:
             source.join(5)
         step("event sources")
+        if self.stripe is not None:
+            self.stripe.stop()
+            step("stripe stand-in")
         for moto in (self.moto, self.moto_sqs):
             if moto is not None:
                 try:
@@ -518,7 +567,9 @@ def _parser() -> argparse.ArgumentParser:
         " BOXOFFICE_DATA_DIR (.local), MOTO_PORT, SERVICES_HOST, ADMIN_API_KEY,"
         " LAMBDA_CONCURRENCY (4), LAMBDA_PREWARM (1), TTL_SWEEP_SECONDS (5),"
         " SCHEDULE_SPEEDUP (1), SEED_DEMO (1), LOCAL_RELOAD (1), LAMBDA_ENDPOINT,"
-        " SESSION_RETENTION_SECONDS (86400: how long a session outlives its hold).",
+        " SESSION_RETENTION_SECONDS (86400: how long a session outlives its hold),"
+        " PAYMENT_PROVIDER (stripe | test), STRIPE_API_BASE (default: an offline stand-in),"
+        " STRIPE_STANDIN_PORT, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, PUBLIC_BASE_URL.",
     )
     parser.add_argument(
         "--services-only",

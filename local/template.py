@@ -7,6 +7,7 @@ here, so neither can drift from what SAM deploys.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -82,11 +83,62 @@ class Function:
         return self.handler.rpartition(".")[2]
 
 
-def functions(path: Path = TEMPLATE) -> dict[str, Function]:
+def parameter_values(
+    given: Mapping[str, str] | None = None, path: Path = TEMPLATE
+) -> dict[str, str]:
+    """The template's parameters with their defaults, overridden by `given`."""
+    values = {
+        name: str(spec["Default"])
+        for name, spec in (load(path).get("Parameters") or {}).items()
+        if "Default" in spec
+    }
+    values.update(given or {})
+    return values
+
+
+def _evaluate(expression: Any, parameters: Mapping[str, str], named: Mapping[str, Any]) -> Any:
+    """A condition's value: Fn::Equals/Not/And/Or, Condition and Ref to a parameter."""
+    if not isinstance(expression, dict) or len(expression) != 1:
+        return expression
+    ((kind, arg),) = expression.items()
+    if kind == "Ref":
+        return parameters[arg]
+    if kind == "Condition":
+        return _evaluate(named[arg], parameters, named)
+    values = [_evaluate(part, parameters, named) for part in arg]
+    if kind == "Fn::Equals":
+        return str(values[0]) == str(values[1])
+    if kind == "Fn::Not":
+        return not values[0]
+    if kind == "Fn::And":
+        return all(values)
+    if kind == "Fn::Or":
+        return any(values)
+    raise ValueError(f"unsupported condition function {kind}")
+
+
+def conditions(
+    parameters: Mapping[str, str] | None = None, path: Path = TEMPLATE
+) -> dict[str, bool]:
+    """Every Condition of the template, evaluated with these parameter values."""
+    values = parameter_values(parameters, path)
+    named = load(path).get("Conditions") or {}
+    return {name: bool(_evaluate(body, values, named)) for name, body in named.items()}
+
+
+def functions(
+    path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None
+) -> dict[str, Function]:
+    """The template's functions; given `parameters`, only those the stack would deploy
+    with them (a function whose Condition is false is not)."""
     template = load(path)
     globals_ = template.get("Globals", {}).get("Function", {})
+    active = conditions(parameters, path) if parameters is not None else None
     found = {}
     for name, props in resources("AWS::Serverless::Function", path).items():
+        condition = template["Resources"][name].get("Condition")
+        if active is not None and condition and not active[condition]:
+            continue
         env = dict(globals_.get("Environment", {}).get("Variables", {}))
         env.update(props.get("Environment", {}).get("Variables", {}))
         found[name] = Function(
@@ -113,9 +165,9 @@ class Route:
         return re.compile(f"^{regex}$")
 
 
-def api_routes(path: Path = TEMPLATE) -> list[Route]:
+def api_routes(path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None) -> list[Route]:
     routes = []
-    for function in functions(path).values():
+    for function in functions(path, parameters).values():
         for event in function.events.values():
             if event.get("Type") == "Api":
                 props = event["Properties"]

@@ -19,6 +19,7 @@ from boxoffice.settings import Settings
 from boxoffice.stores.migrate import migrate
 from local.aws import create_resources
 from local.postgres import throwaway_database
+from local.stripe_standin import StripeServer, StripeStandIn
 from tests.support import FakeClock, event_spec
 
 os.environ.update(
@@ -86,12 +87,21 @@ def aws() -> Iterator[Aws]:
 
 
 @pytest.fixture
+def stripe_standin() -> Iterator[StripeStandIn]:
+    """An offline Stripe over real HTTP (its webhooks are delivered by the tests)."""
+    app = StripeStandIn(webhook_secret=Settings().stripe_webhook_secret.get_secret_value())
+    server = StripeServer(app).start()
+    yield app
+    server.stop()
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-def settings(database_url: str, aws: Aws) -> Settings:
+def settings(database_url: str, aws: Aws, stripe_standin: StripeStandIn) -> Settings:
     return Settings(
         database_url=database_url,
         sessions_table=aws.table,
@@ -99,6 +109,9 @@ def settings(database_url: str, aws: Aws) -> Settings:
         admission_dlq_url=aws.dlq_url,
         admin_auth_mode="api_key",
         admin_api_key="test-admin-key",
+        payment_provider="test",
+        stripe_api_base=stripe_standin.public_url,
+        public_base_url="http://127.0.0.1:3000",
     )
 
 

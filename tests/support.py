@@ -90,10 +90,16 @@ def api_event(
     return event
 
 
+def invoke_raw(name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Run functions/<name>/app.py's handler; return its proxy result as it is."""
+    handler = import_module(f"functions.{name}.app").lambda_handler
+    result: dict[str, Any] = handler(event, LambdaContext(function_name=name))
+    return result
+
+
 def invoke(name: str, event: dict[str, Any]) -> tuple[int, Any]:
     """Run functions/<name>/app.py's handler; return (status, decoded JSON body)."""
-    handler = import_module(f"functions.{name}.app").lambda_handler
-    result = handler(event, LambdaContext(function_name=name))
+    result = invoke_raw(name, event)
     body = result.get("body")
     return result["statusCode"], json.loads(body) if body else None
 

@@ -1,15 +1,29 @@
 """DELETE /checkouts/{checkout_id}: cancel and release the seats."""
 
+from http import HTTPStatus
+
 from aws_lambda_powertools.event_handler import Response
 
-from boxoffice.http import api_handler, bearer_token, json_response, make_resolver
+from boxoffice.http import answers, api_handler, bearer_token, json_response, make_resolver
+from boxoffice.models.checkouts import CheckoutView
 from boxoffice.runtime import dependencies
 from boxoffice.services import checkouts
 
 app = make_resolver()
 
 
-@app.delete("/checkouts/<checkout_id>")
+@app.delete(
+    "/checkouts/<checkout_id>",
+    status_code=HTTPStatus.OK,
+    responses=answers(
+        HTTPStatus.OK,
+        CheckoutView,
+        HTTPStatus.UNAUTHORIZED,
+        HTTPStatus.FORBIDDEN,
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+    ),
+)
 def cancel_checkout(checkout_id: str) -> Response[str]:
     return json_response(checkouts.cancel_checkout(dependencies(), checkout_id, bearer_token(app)))
 

@@ -1,15 +1,29 @@
 """POST /checkouts/{checkout_id}/complete: pay with the test provider and book."""
 
+from http import HTTPStatus
+
 from aws_lambda_powertools.event_handler import Response
 
-from boxoffice.http import api_handler, bearer_token, json_response, make_resolver
+from boxoffice.http import answers, api_handler, bearer_token, json_response, make_resolver
+from boxoffice.models.checkouts import CheckoutView
 from boxoffice.runtime import dependencies
 from boxoffice.services import checkouts
 
 app = make_resolver()
 
 
-@app.post("/checkouts/<checkout_id>/complete")
+@app.post(
+    "/checkouts/<checkout_id>/complete",
+    status_code=HTTPStatus.OK,
+    responses=answers(
+        HTTPStatus.OK,
+        CheckoutView,
+        HTTPStatus.UNAUTHORIZED,
+        HTTPStatus.FORBIDDEN,
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+    ),
+)
 def complete_checkout(checkout_id: str) -> Response[str]:
     return json_response(
         checkouts.complete_checkout(dependencies(), checkout_id, bearer_token(app))

@@ -6,15 +6,21 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from boxoffice.http import api_handler, json_response, make_resolver
-from boxoffice.models.checkouts import CheckoutRequest
+from boxoffice.http import answers, api_handler, json_response, make_resolver
+from boxoffice.models.checkouts import CheckoutCreated, CheckoutRequest
 from boxoffice.runtime import dependencies
 from boxoffice.services import checkouts
 
 app = make_resolver()
 
 
-@app.post("/events/<event_id>/checkouts")
+@app.post(
+    "/events/<event_id>/checkouts",
+    status_code=HTTPStatus.CREATED,
+    responses=answers(
+        HTTPStatus.CREATED, CheckoutCreated, HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
+)
 def create_checkout(event_id: str, request: Annotated[CheckoutRequest, Body()]) -> Response[str]:
     created = checkouts.create_checkout(dependencies(), event_id, request)
     return json_response(created, HTTPStatus.CREATED)

@@ -1,15 +1,22 @@
 """GET /events/{event_id}: an event's details and seat layout."""
 
+from http import HTTPStatus
+
 from aws_lambda_powertools.event_handler import Response
 
-from boxoffice.http import api_handler, json_response, make_resolver
+from boxoffice.http import answers, api_handler, json_response, make_resolver
+from boxoffice.models.events import EventDetail
 from boxoffice.runtime import dependencies
 from boxoffice.services import events
 
 app = make_resolver()
 
 
-@app.get("/events/<event_id>")
+@app.get(
+    "/events/<event_id>",
+    status_code=HTTPStatus.OK,
+    responses=answers(HTTPStatus.OK, EventDetail, HTTPStatus.NOT_FOUND),
+)
 def get_event(event_id: str) -> Response[str]:
     return json_response(events.get_event(dependencies(), event_id))
 

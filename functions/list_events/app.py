@@ -1,15 +1,18 @@
 """GET /events: every event with its live seat counts."""
 
+from http import HTTPStatus
+
 from aws_lambda_powertools.event_handler import Response
 
-from boxoffice.http import api_handler, json_response, make_resolver
+from boxoffice.http import answers, api_handler, json_response, make_resolver
+from boxoffice.models.events import Event
 from boxoffice.runtime import dependencies
 from boxoffice.services import events
 
 app = make_resolver()
 
 
-@app.get("/events")
+@app.get("/events", status_code=HTTPStatus.OK, responses=answers(HTTPStatus.OK, list[Event]))
 def list_events() -> Response[str]:
     return json_response(events.list_events(dependencies()))
 

@@ -26,7 +26,7 @@ SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 @pytest.fixture(scope="module")
 def stack(database_url: str) -> Iterator[StackProcess]:
     with fresh_database(database_url) as url:
-        running = StackProcess(stack_env(DATABASE_URL=url)).start()
+        running = StackProcess(stack_env(DATABASE_URL=url, PAYMENT_PROVIDER="test")).start()
         try:
             yield running
         finally:

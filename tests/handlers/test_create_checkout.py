@@ -1,17 +1,12 @@
 from __future__ import annotations
 
+import time
 from uuid import UUID
 
 import boto3
+import pytest
 
-from tests.support import api_event, invoke
-
-
-def hold(event_id: UUID, seat_ids: list[str]) -> tuple[int, dict]:
-    return invoke(
-        "create_checkout",
-        api_event("create_checkout", event_id=str(event_id), body={"seat_ids": seat_ids}),
-    )
+from tests.support import api_event, hold, invoke
 
 
 def test_holds_seats_and_joins_the_line(deps, make_event, aws):
@@ -114,3 +109,15 @@ def test_bodies_no_parser_should_meet_are_400_not_500(deps, make_event):
     event["body"], event["isBase64Encoded"] = base64.b64encode(b"\xff\xfe{").decode(), True
     status, body = invoke("create_checkout", event)
     assert (status, body["error"]) == (400, "invalid_request")
+
+
+@pytest.mark.parametrize("count", [101, 20_000, 60_000])
+def test_a_huge_list_of_seats_is_refused_before_anything_else(deps, make_event, count):
+    event_id = make_event(seats=6)
+    ids = [f"X-{n}" for n in range(count)] + ["X-0"]  # duplicates too: the size comes first
+    began = time.perf_counter()
+    status, body = hold(event_id, ids)
+    took = time.perf_counter() - began
+    print(f"{count} seat ids refused in {took * 1000:.1f} ms")
+    assert (status, body["error"]) == (400, "invalid_request")
+    assert "at most 100 seats" in body["message"]

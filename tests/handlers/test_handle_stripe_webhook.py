@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import re
 import time
 from uuid import uuid4
 
@@ -16,7 +17,8 @@ import stripe
 
 from boxoffice import runtime
 from boxoffice.services.payments import signing_secret
-from tests.support import api_event, consume_all, invoke, on_checkout
+from local.stripe_standin import Fault
+from tests.support import api_event, consume_all, hold, invoke, on_checkout
 from tests.support import seat_statuses as all_seat_statuses
 
 NAME = "handle_stripe_webhook"
@@ -38,6 +40,8 @@ def stripe_event(
     event_id: str | None = None,
     in_metadata: bool = False,
     amount_total: int = 5000,  # the held fixture's two seats
+    currency: str = "usd",
+    payment_intent: str | None = None,
 ) -> str:
     session: dict[str, object] = {
         "id": f"cs_test_{uuid4().hex}",
@@ -46,7 +50,8 @@ def stripe_event(
         "metadata": {"checkout_id": checkout_id} if in_metadata and checkout_id else {},
         "payment_status": payment_status,
         "amount_total": amount_total,
-        "currency": "eur",
+        "currency": currency,
+        "payment_intent": payment_intent or f"pi_test_{uuid4().hex}",
     }
     return json.dumps(
         {
@@ -106,6 +111,15 @@ def orders(deps, checkout_id: str) -> list[str]:
             "SELECT payment_provider FROM orders WHERE checkout_id = %s", (checkout_id,)
         ).fetchall()
     return [row[0] for row in rows]
+
+
+def order_row(deps, checkout_id: str) -> tuple:
+    with deps.connection() as conn:
+        row = conn.execute(
+            "SELECT status, reference, refund_reason, refund_id FROM orders WHERE checkout_id = %s",
+            (checkout_id,),
+        ).fetchone()
+    return tuple(row) if row else ()
 
 
 def metric_count(output: str, name: str) -> int:
@@ -184,10 +198,10 @@ def test_expired_releases_the_seats_and_cancels_once(admitted, deliver, capsys):
     assert metric_count(capsys.readouterr().out, "CheckoutsCancelled") == 1
     assert seat_statuses(event_id) == {"A-1-1": "available", "A-1-2": "available"}
     assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "cancelled"
-    # a payment that still arrives afterwards books nothing
+    # money that still arrives afterwards books the same seats, as they are still free
     late = deliver(stripe_event("checkout.session.completed", checkout_id))
-    assert (late[0], late[1]["handled"], late[1]["reason"]) == (200, False, "checkout_expired")
-    assert seat_statuses(event_id) == {"A-1-1": "available", "A-1-2": "available"}
+    assert (late[0], late[1]["handled"], late[1]["status"]) == (200, True, "completed")
+    assert seat_statuses(event_id) == {"A-1-1": "booked", "A-1-2": "booked"}
 
 
 def test_failed_payments_release_the_seats(admitted, deliver):
@@ -224,33 +238,77 @@ def test_a_failure_after_payment_changes_nothing(admitted, deliver):
     assert seat_statuses(event_id) == {"A-1-1": "booked", "A-1-2": "booked"}
 
 
-def test_paid_while_still_queued_is_not_applied(held, deliver):
+def test_money_taken_while_still_queued_books_the_held_seats(held, deliver):
     event_id, checkout_id, token = held
     status, body = deliver(stripe_event("checkout.session.completed", checkout_id))
-    assert (status, body["handled"], body["reason"]) == (200, False, "not_admitted")
-    assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "queued"
-    assert seat_statuses(event_id) == {"A-1-1": "held", "A-1-2": "held"}
+    assert (status, body["handled"], body["status"]) == (200, True, "completed")
+    assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "completed"
+    assert seat_statuses(event_id) == {"A-1-1": "booked", "A-1-2": "booked"}
 
 
-def test_paid_after_the_hold_expired_books_nothing_and_says_refund(
+def test_paid_after_the_hold_expired_books_the_seats_still_free(
     admitted, deliver, clock, deps, capsys
 ):
-    event_id, checkout_id, _ = admitted
+    event_id, checkout_id, token = admitted
     clock.advance(30)
     capsys.readouterr()
     status, body = deliver(stripe_event("checkout.session.completed", checkout_id))
     assert (status, body) == (
         200,
-        {
-            "received": True,
-            "handled": False,
-            "checkout_id": checkout_id,
-            "reason": "checkout_expired",
-        },
+        {"received": True, "handled": True, "checkout_id": checkout_id, "status": "completed"},
     )
     assert metric_count(capsys.readouterr().out, "PaidAfterExpiry") == 1
-    assert seat_statuses(event_id) == {"A-1-1": "available", "A-1-2": "available"}
-    assert orders(deps, checkout_id) == []
+    assert seat_statuses(event_id) == {"A-1-1": "booked", "A-1-2": "booked"}
+    assert orders(deps, checkout_id) == ["stripe"]
+    checkout = on_checkout("get_checkout", checkout_id, token)[1]
+    assert checkout["status"] == "completed"
+    assert re.fullmatch(r"[2-9A-Z]{3}-[2-9A-Z]{4}", checkout["reference"])
+
+
+def test_paid_after_another_fan_took_a_seat_is_refunded_in_full(
+    admitted, deliver, clock, deps, capsys, stripe_standin
+):
+    event_id, checkout_id, token = admitted
+    clock.advance(30)
+    assert hold(event_id, ["A-1-2"])[0] == 201
+    intent = stripe_standin.charge(5000, "usd")
+    payload = stripe_event("checkout.session.completed", checkout_id, payment_intent=intent)
+    capsys.readouterr()
+    status, body = deliver(payload)
+    assert (status, body["handled"], body["status"]) == (200, True, "refunded")
+    out = capsys.readouterr().out
+    assert metric_count(out, "RefundsIssued") == metric_count(out, "PaidAfterExpiry") == 1
+    [refund] = stripe_standin.refunds.values()
+    assert (refund["payment_intent"], refund["amount"]) == (intent, 5000)
+    assert seat_statuses(event_id) == {"A-1-1": "available", "A-1-2": "held"}
+    assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "refunded"
+    assert order_row(deps, checkout_id) == ("refunded", None, "seats_taken", refund["id"])
+    # Stripe delivering the event again refunds nothing more
+    assert deliver(payload)[1]["status"] == "refunded"
+    assert len(stripe_standin.refunds) == 1
+
+
+def test_a_refund_stripe_refuses_is_retried_until_it_is_done(
+    admitted, deliver, clock, deps, stripe_standin
+):
+    event_id, checkout_id, token = admitted
+    clock.advance(30)
+    assert hold(event_id, ["A-1-1"])[0] == 201
+    intent = stripe_standin.charge(5000, "usd")
+    payload = stripe_event("checkout.session.completed", checkout_id, payment_intent=intent)
+    stripe_standin.faults["create_refund"] = Fault("error", 2)
+    first = deliver(payload)
+    assert (first[0], first[1]["error"]) == (503, "payment_unavailable")
+    assert order_row(deps, checkout_id)[0] == "refund_pending"
+    # each of Stripe's redeliveries tries again under a new key (an answered key is spent)
+    assert deliver(payload)[0] == 503
+    status, body = deliver(payload)
+    assert (status, body["status"]) == (200, "refunded")
+    assert len(stripe_standin.refunds) == 1
+    keys = [c for c in stripe_standin.calls if c["endpoint"] == "create_refund"]
+    assert len(keys) == 3
+    assert order_row(deps, checkout_id)[0] == "refunded"
+    assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "refunded"
 
 
 @pytest.mark.parametrize(
@@ -343,10 +401,16 @@ def test_secret_comes_from_secrets_manager_when_its_arn_is_set(admitted, deps, d
     assert (status, body["status"]) == (200, "completed")
 
 
-def test_a_payment_of_the_wrong_amount_books_nothing(admitted, deliver):
+def test_a_payment_of_the_wrong_amount_books_nothing_and_is_refunded(
+    admitted, deliver, deps, stripe_standin
+):
     event_id, checkout_id, token = admitted
-    short = stripe_event("checkout.session.completed", checkout_id, amount_total=1)
+    intent = stripe_standin.charge(1, "usd")
+    short = stripe_event(
+        "checkout.session.completed", checkout_id, amount_total=1, payment_intent=intent
+    )
     status, body = deliver(short)
-    assert (status, body["handled"], body["reason"]) == (200, False, "amount_mismatch")
-    assert seat_statuses(event_id) == {"A-1-1": "held", "A-1-2": "held"}
-    assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "admitted"
+    assert (status, body["handled"], body["status"]) == (200, True, "refunded")
+    assert seat_statuses(event_id) == {"A-1-1": "available", "A-1-2": "available"}
+    assert on_checkout("get_checkout", checkout_id, token)[1]["status"] == "refunded"
+    assert order_row(deps, checkout_id)[:3] == ("refunded", None, "amount_mismatch")

@@ -19,13 +19,13 @@ def test_sweeps_expired_holds_and_marks_sessions(deps, make_event, aws, clock):
     clock.advance(20)
     _, live = hold(event_id, ["A-1-3"])
     clock.advance(11)
-    assert sweep() == {"seats_released": 2, "sessions_expired": 1}
+    assert sweep() == {"seats_released": 2, "sessions_expired": 1, "payments_closed": 0}
     gone = deps.sessions.get(UUID(expiring["checkout_id"]))
     kept = deps.sessions.get(UUID(live["checkout_id"]))
     assert gone is not None
     assert kept is not None
     assert (gone.status, kept.status) == ("expired", "queued")
-    assert sweep() == {"seats_released": 0, "sessions_expired": 0}
+    assert sweep() == {"seats_released": 0, "sessions_expired": 0, "payments_closed": 0}
     consume_all(aws.queue_url)  # the expired one is skipped; the live one admitted
     admitted = deps.sessions.get(UUID(live["checkout_id"]))
     assert admitted is not None
@@ -42,4 +42,4 @@ def test_never_touches_booked_seats(deps, make_event, aws, clock):
     event = api_event("complete_checkout", checkout_id=paid["checkout_id"], token=paid["token"])
     assert complete(event, LambdaContext())["statusCode"] == 200
     clock.advance(3600)
-    assert sweep() == {"seats_released": 0, "sessions_expired": 0}
+    assert sweep() == {"seats_released": 0, "sessions_expired": 0, "payments_closed": 0}

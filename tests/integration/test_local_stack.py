@@ -79,7 +79,7 @@ def event_body(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def stack(database_url: str) -> Iterator[StackProcess]:
     with fresh_database(database_url) as url:
-        running = StackProcess(stack_env(DATABASE_URL=url))
+        running = StackProcess(stack_env(DATABASE_URL=url, PAYMENT_PROVIDER="test"))
         try:
             running.start()
             yield running

@@ -95,6 +95,41 @@ class PaymentMismatch(DomainError):
     code = "amount_mismatch"
 
 
+class InvalidSignature(DomainError):
+    """A webhook whose signature is missing, wrong or stale."""
+
+    code = "invalid_signature"
+
+
+class InvalidPayload(DomainError):
+    """A correctly signed webhook whose body is not an event we can read."""
+
+    code = "invalid_payload"
+
+
+class NotFound(DomainError):
+    """A route that this deployment does not serve (the test provider's, under Stripe)."""
+
+    code = "not_found"
+
+
+class ServiceUnavailable(DomainError):
+    """A backing service is down or too slow: try again after `retry_after` seconds.
+    Nothing was changed on our side."""
+
+    code = "service_unavailable"
+
+    def __init__(self, message: str, retry_after: int = 2, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after
+
+
+class PaymentUnavailable(ServiceUnavailable):
+    """Stripe did not answer in time, or failed: the hold is untouched."""
+
+    code = "payment_unavailable"
+
+
 class PoisonMessage(DomainError):
     """An admission message that can never be processed: retried, then dead-lettered."""
 

@@ -7,6 +7,7 @@ import json
 from http import HTTPStatus
 from typing import Any, TypeVar
 
+import psycopg
 from aws_lambda_powertools.event_handler import (
     APIGatewayRestResolver,
     CORSConfig,
@@ -15,7 +16,15 @@ from aws_lambda_powertools.event_handler import (
 )
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import to_json
 
 from boxoffice import errors
@@ -23,9 +32,12 @@ from boxoffice.observability import Handler, api_entrypoint, logger
 from boxoffice.settings import Settings
 
 Model = TypeVar("Model", bound=BaseModel)
+JSON = content_types.APPLICATION_JSON
 
 STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.InvalidRequest: HTTPStatus.BAD_REQUEST,
+    errors.InvalidSignature: HTTPStatus.BAD_REQUEST,
+    errors.InvalidPayload: HTTPStatus.BAD_REQUEST,
     errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
     errors.Forbidden: HTTPStatus.FORBIDDEN,
     errors.EventNotFound: HTTPStatus.NOT_FOUND,
@@ -36,6 +48,9 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.CheckoutExpired: HTTPStatus.CONFLICT,
     errors.CheckoutCompleted: HTTPStatus.CONFLICT,
     errors.PaymentMismatch: HTTPStatus.CONFLICT,
+    errors.NotFound: HTTPStatus.NOT_FOUND,
+    errors.ServiceUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.PaymentUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
 CORS = CORSConfig(
@@ -45,10 +60,53 @@ CORS = CORSConfig(
 )
 
 
-def error_response(status: HTTPStatus, code: str, message: str, /, **details: Any) -> Response[str]:
+class ErrorBody(BaseModel):
+    """Every refusal: a stable code, a message for people, and details for some codes."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    message: str
+
+
+_DESCRIBED = {
+    HTTPStatus.BAD_REQUEST: "The request is malformed or breaks a limit (`invalid_request`).",
+    HTTPStatus.UNAUTHORIZED: "No credentials: the checkout's bearer token or the admin key.",
+    HTTPStatus.FORBIDDEN: "Credentials that are not this checkout's, or not an admin's.",
+    HTTPStatus.NOT_FOUND: "No such event, seat, checkout or route.",
+    HTTPStatus.CONFLICT: "The state does not allow it (seats taken, not admitted, expired...).",
+    HTTPStatus.SERVICE_UNAVAILABLE: "A backing service is down; retry after `Retry-After`.",
+}
+
+
+def answers(status: int, model: Any, *refusals: HTTPStatus) -> dict[int, OpenAPIResponse]:
+    """The responses a route documents (its OpenAPI): `model` on success, ErrorBody on each
+    refusal; every route may also answer 400 and 503."""
+    documented: dict[int, OpenAPIResponse] = {
+        status: {"description": "Done.", "content": {JSON: {"model": model}}}
+    }
+    for refusal in sorted({HTTPStatus.BAD_REQUEST, HTTPStatus.SERVICE_UNAVAILABLE, *refusals}):
+        documented[int(refusal)] = {
+            "description": _DESCRIBED[refusal],
+            "content": {JSON: {"model": ErrorBody}},
+        }
+    return documented
+
+
+def error_response(
+    status: HTTPStatus,
+    code: str,
+    message: str,
+    /,
+    headers: dict[str, str] | None = None,
+    **details: Any,
+) -> Response[str]:
     body = {"error": code, "message": message, **details}
     return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=headers,
     )
 
 
@@ -75,6 +133,38 @@ def _internal_error(error: Exception) -> Response[str]:
     )
 
 
+# A backing service down or overloaded: the request may be retried (nothing was left
+# half-done), so it answers 503 with Retry-After, never 500.
+AWS_UNREACHABLE = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+)
+AWS_BUSY_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ThrottlingException",
+        "Throttling",
+        "ServiceUnavailable",
+        "InternalServerError",
+        "InternalError",
+        "RequestThrottled",
+    }
+)
+RETRY_AFTER_SECONDS = 2
+
+
+def _unavailable(code: str, message: str) -> Response[str]:
+    return error_response(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        code,
+        f"{message} Nothing was changed; try again in a moment.",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def make_resolver() -> APIGatewayRestResolver:
     """A REST resolver with request validation and the shared error mapping."""
     app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
@@ -83,7 +173,10 @@ def make_resolver() -> APIGatewayRestResolver:
     def _domain(error: errors.DomainError) -> Response[str]:
         status = STATUS_BY_ERROR.get(type(error), HTTPStatus.BAD_REQUEST)
         logger.info("request refused", extra={"error": error.code, "status": int(status)})
-        return error_response(status, error.code, error.message, **error.details)
+        headers = None
+        if isinstance(error, errors.ServiceUnavailable):
+            headers = {"Retry-After": str(error.retry_after)}
+        return error_response(status, error.code, error.message, headers, **error.details)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[str]:
@@ -130,6 +223,23 @@ def make_resolver() -> APIGatewayRestResolver:
             " too long).",
         )
 
+    @app.exception_handler(psycopg.OperationalError)
+    def _database_down(error: psycopg.OperationalError) -> Response[str]:
+        logger.error("database unavailable", extra={"error": str(error)[:200]})
+        return _unavailable("database_unavailable", "The seat database is not answering.")
+
+    @app.exception_handler(list(AWS_UNREACHABLE))
+    def _aws_down(error: Exception) -> Response[str]:
+        logger.error("aws service unavailable", extra={"error": str(error)[:200]})
+        return _unavailable("service_unavailable", "A service we depend on is not answering.")
+
+    @app.exception_handler(ClientError)
+    def _aws_refused(error: ClientError) -> Response[str]:
+        if error.response.get("Error", {}).get("Code") in AWS_BUSY_CODES:
+            logger.error("aws service busy", extra={"error": str(error)[:200]})
+            return _unavailable("service_unavailable", "A service we depend on is busy.")
+        return _internal_error(error)
+
     app.exception_handler(Exception)(_internal_error)
 
     return app
@@ -168,9 +278,6 @@ def require_admin(app: APIGatewayRestResolver, settings: Settings) -> None:
         raise errors.Unauthorized("Send the admin key in the 'x-api-key' header.")
     if not hmac.compare_digest(key.encode(), settings.admin_api_key.get_secret_value().encode()):
         raise errors.Forbidden("The admin key is not valid.")
-
-
-JSON = content_types.APPLICATION_JSON
 
 
 def _as_json(event: dict[str, Any]) -> dict[str, Any]:

@@ -6,34 +6,39 @@ Handlers call `dependencies()`; tests and the local stack may install their own 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
 import boto3
 
 from boxoffice.clock import Clock, SystemClock
+from boxoffice.dependencies import Dependencies
 from boxoffice.settings import Settings, get_settings
 from boxoffice.stores.admission_queue import AdmissionQueue
 from boxoffice.stores.database import ConnectionSource, LazyConnection, conninfo_from_settings
 from boxoffice.stores.events import EventStore
+from boxoffice.stores.orders import OrderStore
 from boxoffice.stores.seats import SeatStore
 from boxoffice.stores.sessions import SessionStore
+from boxoffice.stores.stripe_api import StripeApi
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_sqs.client import SQSClient
 
+__all__ = ["Dependencies", "build", "dependencies", "use"]
 
-@dataclass
-class Dependencies:
-    settings: Settings
-    clock: Clock
-    connection: ConnectionSource
-    events: EventStore
-    seats: SeatStore
-    sessions: SessionStore
-    queue: AdmissionQueue
+# How long a warm container trusts a secret it read (a rotated secret is seen after this).
+SECRET_MAX_AGE_SECONDS = 300
+
+
+def stripe_secret_key(settings: Settings) -> str:
+    """Stripe's API key: from Secrets Manager when its ARN is set, else the setting."""
+    if settings.stripe_secret_arn:
+        from aws_lambda_powertools.utilities.parameters import get_secret
+
+        return str(get_secret(settings.stripe_secret_arn, max_age=SECRET_MAX_AGE_SECONDS)).strip()
+    return settings.stripe_secret_key.get_secret_value()
 
 
 def build(
@@ -70,8 +75,14 @@ def build(
         connection=source,
         events=EventStore(source),
         seats=SeatStore(source),
+        orders=OrderStore(source),
         sessions=SessionStore(settings.sessions_table, dynamodb),
         queue=AdmissionQueue(queue_url, dlq_url, sqs),
+        stripe=StripeApi(
+            lambda: stripe_secret_key(settings),
+            settings.stripe_api_base,
+            settings.stripe_timeout_seconds,
+        ),
     )
 
 

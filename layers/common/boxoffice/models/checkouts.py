@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -11,8 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from boxoffice.clock import ceil_ms, from_ms
 from boxoffice.models.events import SeatInfo
 
-StoredStatus = Literal["queued", "admitted", "completed", "expired", "cancelled"]
+StoredStatus = Literal["queued", "admitted", "completed", "expired", "cancelled", "refunded"]
 LIVE_STATUSES: frozenset[StoredStatus] = frozenset({"queued", "admitted"})
+
+# The most seat ids a request may carry, whatever the per-checkout setting says (it is at
+# most this): checked before anything else is.
+MAX_SEAT_IDS = 100
 
 SeatId = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
@@ -24,10 +29,18 @@ class CheckoutRequest(BaseModel):
 
     seat_ids: Annotated[list[SeatId], Field(min_length=1)]
 
+    @field_validator("seat_ids", mode="before")
+    @classmethod
+    def _bounded(cls, value: object) -> object:
+        """The size limit first, before any item is looked at: a huge list costs nothing."""
+        if isinstance(value, list) and len(value) > MAX_SEAT_IDS:
+            raise ValueError(f"a checkout may hold at most {MAX_SEAT_IDS} seats")
+        return value
+
     @field_validator("seat_ids")
     @classmethod
     def _no_duplicates(cls, seat_ids: list[str]) -> list[str]:
-        repeated = sorted({s for s in seat_ids if seat_ids.count(s) > 1})
+        repeated = sorted(s for s, n in Counter(seat_ids).items() if n > 1)
         if repeated:
             raise ValueError(f"seat_ids must not repeat; repeated: {', '.join(repeated)}")
         return seat_ids
@@ -55,10 +68,28 @@ class Session(BaseModel):
     expires_at: int
     admitted_at: datetime | None = None
     completed_at: datetime | None = None
+    event_name: str | None = None
+    currency: str = "usd"
+    reference: str | None = None
+    # Stripe Checkout: the attempt whose idempotency key is in use (and the `expires_at` it
+    # was sent with, so a replay sends the same parameters), whether Stripe answered that
+    # key with an error (then the next try takes a new key), and the session once made.
+    payment_attempt: int = 0
+    payment_attempt_expires_at: int | None = None
+    payment_attempt_spent: bool = False
+    payment_session_id: str | None = None
+    payment_url: str | None = None
+    payment_expires_at: int | None = None
+    # "1" while a Stripe session is open (the sparse index the sweeper expires them from).
+    payment_open: str | None = None
 
     @property
     def seat_ids(self) -> list[str]:
         return [seat.seat_id for seat in self.seats]
+
+    @property
+    def total_cents(self) -> int:
+        return sum(seat.price_cents for seat in self.seats)
 
     @property
     def hold_until(self) -> datetime:
@@ -95,6 +126,8 @@ class CheckoutView(BaseModel):
     seat_ids: list[str]
     seats: list[SeatInfo]
     total_cents: int
+    currency: str = "usd"
+    reference: str | None = None
 
 
 class CheckoutCreated(CheckoutView):
@@ -109,4 +142,7 @@ class Payment(BaseModel):
     provider: str
     payment_url: str
     amount_cents: int
-    expires_at: datetime
+    currency: str
+    expires_at: datetime  # until when payment_url can be paid
+    hold_expires_at: datetime  # until when the seats are held for this checkout
+    session_id: str | None = None

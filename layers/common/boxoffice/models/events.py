@@ -54,6 +54,8 @@ class EventSpec(_Strict):
     hold_seconds: Annotated[StrictInt, Field(ge=1, le=86_400)] = 600
     checkout_seconds: Annotated[StrictInt, Field(ge=1, le=86_400)] = 300
     admission_per_second: Annotated[StrictFloat | StrictInt, Field(ge=0.001, le=1_000)] = 1
+    # ISO 4217 (three letters), kept in lower case as Stripe takes it.
+    currency: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z]{3}$")] = "usd"
     seats: Annotated[list[SeatSpec], Field(min_length=1)]
 
     @field_validator("starts_at", mode="before")
@@ -72,6 +74,11 @@ class EventSpec(_Strict):
             return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         except OverflowError:
             raise ValueError("starts_at is out of range") from None
+
+    @field_validator("currency")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
 
     @field_validator("seats")
     @classmethod
@@ -110,6 +117,7 @@ class Event(EventSummary):
     hold_seconds: int
     checkout_seconds: int
     admission_per_second: float
+    currency: str = "usd"
 
 
 class RowLayout(BaseModel):

@@ -24,12 +24,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from boxoffice.clock import ceil_ms, from_ms
+from boxoffice.dependencies import Dependencies
 from boxoffice.errors import PoisonMessage
+from boxoffice.models.admission import AdmissionMessage
 from boxoffice.models.checkouts import Session
 from boxoffice.observability import MetricUnit, logger, metrics
-from boxoffice.runtime import Dependencies
 from boxoffice.services.checkouts import hold_end_ms, retain_until
-from boxoffice.stores.admission_queue import AdmissionMessage
 
 Outcome = Literal["admitted", "skipped", "dead-lettered"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import math
@@ -10,6 +11,7 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from boxoffice.clock import ceil_ms, from_ms
+from boxoffice.dependencies import Dependencies
 from boxoffice.errors import (
     CheckoutCompleted,
     CheckoutExpired,
@@ -17,10 +19,11 @@ from boxoffice.errors import (
     Forbidden,
     InvalidRequest,
     NotAdmitted,
-    PaymentMismatch,
+    NotFound,
     Unauthorized,
 )
 from boxoffice.ids import parse_uuid
+from boxoffice.models.admission import AdmissionMessage
 from boxoffice.models.checkouts import (
     LIVE_STATUSES,
     CheckoutCreated,
@@ -30,10 +33,10 @@ from boxoffice.models.checkouts import (
     Session,
 )
 from boxoffice.observability import MetricUnit, logger, metrics
-from boxoffice.runtime import Dependencies
 from boxoffice.services.events import event_settings_or_404
-from boxoffice.stores.admission_queue import AdmissionMessage
+from boxoffice.services.payment_sessions import expire_payment_session, open_payment_session
 from boxoffice.stores.events import Line
+from boxoffice.stores.orders import Payment as OrderPayment
 
 TEST_PROVIDER = "test"
 
@@ -96,7 +99,9 @@ def view(session: Session, now: datetime, line: Line | None = None) -> CheckoutV
         expires_at=expires_at,
         seat_ids=session.seat_ids,
         seats=session.seats,
-        total_cents=sum(seat.price_cents for seat in session.seats),
+        total_cents=session.total_cents,
+        currency=session.currency,
+        reference=session.reference,
     )
 
 
@@ -123,15 +128,19 @@ def create_checkout(deps: Dependencies, event_id: str, request: CheckoutRequest)
         expires_at=retain_until(hold_until_ms, deps.settings.session_retention_seconds),
         checkout_seconds=event.checkout_seconds,
         admission_per_second=event.admission_per_second,
+        event_name=event.name,
+        currency=event.currency,
     )
     try:
         deps.sessions.put_new(session)
         deps.queue.send(AdmissionMessage(checkout_id=checkout_id, event_id=event.id, seq=hold.seq))
     except Exception:
-        # Nothing half-made survives: without a session and a place in line the hold goes.
+        # Nothing half-made survives: without a session and a place in line the hold goes
+        # (Postgres first: a session left behind without seats only reads as expired later).
         logger.exception("checkout could not be queued", extra={"checkout_id": str(checkout_id)})
-        deps.sessions.delete(checkout_id)
         deps.seats.release(event.id, checkout_id)
+        with contextlib.suppress(Exception):
+            deps.sessions.delete(checkout_id)
         raise
     metrics.add_metric(name="CheckoutsCreated", unit=MetricUnit.Count, value=1)
     logger.info(
@@ -187,6 +196,8 @@ def _cancel(deps: Dependencies, session: Session) -> Session:
     session = _reload(deps, session.checkout_id)
     if session.status == "completed":
         raise CheckoutCompleted()
+    # Nobody may pay for seats given back (if Stripe cannot be told now, the sweeper will).
+    expire_payment_session(deps, session)
     return session
 
 
@@ -195,10 +206,9 @@ def cancel_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> 
     return _current_view(deps, _cancel(deps, _authorised(deps, checkout_id, token)))
 
 
-def start_payment(deps: Dependencies, checkout_id: str, token: str | None) -> Payment:
-    """Where to pay for an admitted checkout. The built-in test provider pays at `/complete`."""
-    session = _authorised(deps, checkout_id, token)
-    status = session.status_at(deps.clock.now())
+def _payable(session: Session, now: datetime) -> None:
+    """Raise unless the checkout is admitted and its hold still runs."""
+    status = session.status_at(now)
     if status == "queued":
         raise NotAdmitted()
     if status == "completed":
@@ -207,67 +217,76 @@ def start_payment(deps: Dependencies, checkout_id: str, token: str | None) -> Pa
         raise CheckoutExpired(
             f"This checkout is {status}; it can no longer be paid.", checkout_status=status
         )
+
+
+def start_payment(
+    deps: Dependencies, checkout_id: str, token: str | None, origin: str | None = None
+) -> Payment:
+    """Where to pay for an admitted checkout: its Stripe Checkout Session, or the built-in
+    test provider's `/complete`. `origin` is the asking page's (Stripe's way back)."""
+    session = _authorised(deps, checkout_id, token)
+    _payable(session, deps.clock.now())
+    if deps.settings.payment_provider == "stripe":
+        return open_payment_session(deps, session, origin)
     return Payment(
         checkout_id=session.checkout_id,
-        status=status,
+        status="admitted",
         provider=TEST_PROVIDER,
         payment_url=f"/checkouts/{session.checkout_id}/complete",
-        amount_cents=sum(seat.price_cents for seat in session.seats),
+        amount_cents=session.total_cents,
+        currency=session.currency,
         expires_at=session.hold_until,
+        hold_expires_at=session.hold_until,
     )
 
 
-def _complete(deps: Dependencies, session: Session, provider: str) -> Session:
+def _complete(deps: Dependencies, session: Session) -> Session:
     """Book the seats of an admitted, live session; idempotent once completed."""
     now = deps.clock.now()
-    status = session.status_at(now)
-    if status == "completed":
+    if session.status_at(now) == "completed":
         return session
-    if status == "queued":
-        raise NotAdmitted()
-    if status != "admitted":
-        raise CheckoutExpired(
-            f"This checkout is {status}; nothing was booked.", checkout_status=status
-        )
-    total = sum(seat.price_cents for seat in session.seats)
-    deps.seats.book(session.event_id, session.checkout_id, session.seat_ids, total, provider, now)
-    retention = deps.settings.paid_session_retention_seconds
-    deps.sessions.transition(
-        session.checkout_id,
-        "completed",
-        {"admitted", "completed"},
-        sets={"completed_at": now, "expires_at": math.ceil(now.timestamp()) + retention},
+    _payable(session, now)
+    payment = OrderPayment(
+        provider=TEST_PROVIDER, amount_cents=session.total_cents, currency=session.currency
     )
-    logger.info("checkout completed", extra={"checkout_id": str(session.checkout_id)})
-    metrics.add_metric(name="CheckoutsCompleted", unit=MetricUnit.Count, value=1)
+    deps.seats.book(session.event_id, session.checkout_id, session.seat_ids, payment, now)
+    order = deps.orders.get(session.checkout_id)
+    mark_completed(deps, session.checkout_id, order.reference if order else None, now)
     return _reload(deps, session.checkout_id)
 
 
+def mark_completed(
+    deps: Dependencies, checkout_id: UUID, reference: str | None, now: datetime
+) -> bool:
+    """The seats are booked: the session says so (whatever it said before), with the
+    booking's reference, and is kept for the paid retention."""
+    retention = deps.settings.paid_session_retention_seconds
+    done = deps.sessions.transition(
+        checkout_id,
+        "completed",
+        {"queued", "admitted", "expired", "cancelled"},
+        sets={
+            "completed_at": now,
+            "reference": reference,
+            "expires_at": math.ceil(now.timestamp()) + retention,
+        },
+    )
+    if done:
+        logger.info("checkout completed", extra={"checkout_id": str(checkout_id)})
+        metrics.add_metric(name="CheckoutsCompleted", unit=MetricUnit.Count, value=1)
+    return done
+
+
 def complete_checkout(deps: Dependencies, checkout_id: str, token: str | None) -> CheckoutView:
-    """Pay with the built-in test provider and book the seats; idempotent."""
+    """Pay with the built-in test provider and book the seats; idempotent. Served only
+    where the provider is `test` (under Stripe the route is not even deployed)."""
+    if deps.settings.payment_provider != TEST_PROVIDER:
+        raise NotFound("Payments here go through Stripe; this route is not served.")
     session = _authorised(deps, checkout_id, token)
-    return _current_view(deps, _complete(deps, session, TEST_PROVIDER))
+    return _current_view(deps, _complete(deps, session))
 
 
-def settle_payment(
-    deps: Dependencies,
-    checkout_id: UUID,
-    *,
-    paid: bool,
-    provider: str,
-    amount_cents: int | None = None,
-) -> CheckoutView:
-    """A payment provider's verdict (a signed webhook, so no token): paid, for exactly the
-    checkout's total, books the seats; not paid releases them. Idempotent; raises the same
-    domain errors as the fan's routes, and PaymentMismatch for a wrong amount."""
-    session = _reload(deps, checkout_id)
-    if not paid:
-        return _current_view(deps, _cancel(deps, session))
-    total = sum(seat.price_cents for seat in session.seats)
-    if amount_cents != total:
-        raise PaymentMismatch(
-            f"Paid {amount_cents} cents for a checkout of {total}; nothing was booked.",
-            amount_cents=amount_cents,
-            total_cents=total,
-        )
-    return _current_view(deps, _complete(deps, session, provider))
+def release_unpaid(deps: Dependencies, checkout_id: UUID) -> CheckoutView:
+    """The provider says the fan did not pay (the session expired or the payment failed):
+    release the seats; a checkout already paid is left as it is (CheckoutCompleted)."""
+    return _current_view(deps, _cancel(deps, _reload(deps, checkout_id)))

@@ -11,11 +11,15 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from boxoffice.errors import PoisonMessage
+from boxoffice.dependencies import Dependencies
+from boxoffice.errors import PaymentUnavailable, PoisonMessage
 from boxoffice.ids import parse_uuid
 from boxoffice.models.checkouts import LIVE_STATUSES
 from boxoffice.observability import MetricUnit, logger, metrics
-from boxoffice.runtime import Dependencies
+from boxoffice.services.payment_sessions import (
+    expire_ended_payment_sessions,
+    expire_stripe_session,
+)
 
 _SWEEP_PASSES = 20
 
@@ -28,6 +32,12 @@ def release_deleted_session(deps: Dependencies, record: DynamoDBRecord) -> list[
     if checkout_id is None or event_id is None:
         raise PoisonMessage("stream record without a session's old image")
     released, _ = deps.seats.release(event_id, checkout_id, ended_by=deps.clock.now())
+    stripe_session = image.get("payment_session_id")
+    # A Stripe session the sweeper has not closed is closed now (raising lets the stream
+    # retry the record).
+    open_session = image.get("payment_open") and isinstance(stripe_session, str)
+    if open_session and not expire_stripe_session(deps, checkout_id, str(stripe_session)):
+        raise PaymentUnavailable("the Stripe session could not be expired yet")
     if released:
         metrics.add_metric(name="SeatsReleasedByTtl", unit=MetricUnit.Count, value=len(released))
         logger.info(
@@ -54,6 +64,7 @@ def process_stream(
 class SweepResult:
     seats_released: int
     sessions_expired: int
+    payments_closed: int = 0  # Stripe sessions of ended holds expired so none can be paid
 
 
 def sweep(deps: Dependencies) -> SweepResult:
@@ -74,5 +85,9 @@ def sweep(deps: Dependencies) -> SweepResult:
                 sessions += 1
     if seats:
         metrics.add_metric(name="SeatsReleasedBySweeper", unit=MetricUnit.Count, value=seats)
-    logger.info("sweep done", extra={"seats_released": seats, "sessions_expired": sessions})
-    return SweepResult(seats_released=seats, sessions_expired=sessions)
+    payments = expire_ended_payment_sessions(deps, deps.clock.now())
+    logger.info(
+        "sweep done",
+        extra={"seats_released": seats, "sessions_expired": sessions, "payments_closed": payments},
+    )
+    return SweepResult(seats_released=seats, sessions_expired=sessions, payments_closed=payments)

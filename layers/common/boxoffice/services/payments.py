@@ -1,12 +1,14 @@
 """Stripe webhooks: check the signature over the raw body, then settle the checkout it names.
 
 Stripe retries every answer that is not 2xx, so only a bad signature or an unreadable
-payload is refused (400). A verdict that cannot be applied (an unknown checkout, a payment
-for a hold that has ended) is logged and acknowledged: retrying would not change it.
+payload is refused (400), and a refund Stripe has not carried out yet answers 503 (the
+retry tries again: money taken is never left as neither a booking nor a refund). A
+verdict that cannot be applied (an unknown checkout) is logged and acknowledged.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from uuid import UUID
 
@@ -14,20 +16,23 @@ import stripe
 from aws_lambda_powertools.utilities import parameters
 from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
+from boxoffice.dependencies import Dependencies
 from boxoffice.errors import (
     CheckoutCompleted,
-    CheckoutExpired,
     CheckoutNotFound,
-    DomainError,
-    NotAdmitted,
+    InvalidPayload,
+    InvalidSignature,
     PaymentMismatch,
+    PaymentUnavailable,
 )
 from boxoffice.ids import parse_uuid
 from boxoffice.models.checkouts import StoredStatus
 from boxoffice.observability import MetricUnit, logger, metrics
-from boxoffice.runtime import Dependencies
-from boxoffice.services.checkouts import settle_payment
+from boxoffice.services.checkouts import mark_completed, release_unpaid
 from boxoffice.settings import Settings
+from boxoffice.stores.orders import Order
+from boxoffice.stores.orders import Payment as OrderPayment
+from boxoffice.stores.stripe_api import ALREADY_REFUNDED, StripeRefused, StripeUnreachable
 
 PROVIDER = "stripe"
 # How long a warm container trusts the secret it read (a rotated secret is seen after this).
@@ -39,14 +44,6 @@ PAID_EVENTS = frozenset({"checkout.session.completed", "checkout.session.async_p
 # Not paid: release the seats. A declined card (payment_intent.payment_failed) is not one:
 # Stripe Checkout lets the fan try another card until the session itself expires.
 UNPAID_EVENTS = frozenset({"checkout.session.expired", "checkout.session.async_payment_failed"})
-
-
-class InvalidSignature(DomainError):
-    code = "invalid_signature"
-
-
-class InvalidPayload(DomainError):
-    code = "invalid_payload"
 
 
 class WebhookReceipt(BaseModel):
@@ -100,21 +97,92 @@ def _checkout_reference(stripe_object: dict[str, Any]) -> str | None:
     return None
 
 
-def _not_applied(
-    error: DomainError, checkout_id: UUID, *, paid: bool, log: dict[str, str]
+def _refund(deps: Dependencies, order: Order, log: dict[str, str]) -> None:
+    """Return the money of an order that could not be booked; raise PaymentUnavailable
+    (so the webhook answers 503 and Stripe delivers it again) until Stripe has done it."""
+    if order.payment_intent is None:
+        logger.error("paid checkout without a payment intent: refund it by hand", extra=log)
+        metrics.add_metric(name="RefundsFailed", unit=MetricUnit.Count, value=1)
+        raise PaymentUnavailable("The payment cannot be refunded yet.", retry_after=60)
+    attempt = deps.orders.refund_attempt(order.checkout_id)
+    if attempt == 0:
+        return  # refunded meanwhile by a duplicate delivery
+    key = f"boxoffice-refund-{order.checkout_id}-{attempt}"
+    refund_id: str | None
+    try:
+        refund_id = deps.stripe.refund(order.payment_intent, key)
+    except StripeRefused as error:
+        if error.code != ALREADY_REFUNDED:
+            deps.orders.spend_refund_key(order.checkout_id, attempt)
+            logger.error(
+                "stripe refused a refund; it is retried",
+                extra={**log, "code": str(error.code), "status": str(error.status)},
+            )
+            raise PaymentUnavailable("The refund did not go through yet.") from None
+        refund_id = None
+    except StripeUnreachable:
+        logger.error("stripe unreachable for a refund; it is retried", extra=log)
+        raise PaymentUnavailable("The refund did not go through yet.") from None
+    deps.orders.mark_refunded(order.checkout_id, refund_id, deps.clock.now())
+    metrics.add_metric(name="RefundsIssued", unit=MetricUnit.Count, value=1)
+    logger.warning("payment refunded in full", extra={**log, "refund_id": str(refund_id)})
+
+
+def settle_paid(
+    deps: Dependencies, checkout_id: UUID, stripe_object: dict[str, Any], log: dict[str, str]
 ) -> WebhookReceipt:
-    """A verdict that cannot change the checkout: log it and acknowledge (no retry helps)."""
-    extra = {**log, "reason": error.code}
-    if paid:
-        # The customer's money was taken but nothing was booked: someone must refund it.
-        if isinstance(error, CheckoutExpired):
+    """Money was taken: book the checkout's seats (late, if they are all still free), or
+    refund it in full. Money taken always ends as one of the two, exactly once."""
+    session = deps.sessions.get(checkout_id)
+    if session is None:
+        # Not ours, or long gone: we cannot book it, and the money is not ours to keep.
+        intent = stripe_object.get("payment_intent")
+        logger.error("payment for an unknown checkout: refund it by hand", extra=log)
+        metrics.add_metric(name="PaidUnknownCheckout", unit=MetricUnit.Count, value=1)
+        return WebhookReceipt(handled=False, reason=CheckoutNotFound.code, checkout_id=checkout_id)
+    now = deps.clock.now()
+    amount = stripe_object.get("amount_total")
+    currency = str(stripe_object.get("currency") or session.currency).lower()
+    intent = stripe_object.get("payment_intent")
+    payment = OrderPayment(
+        provider=PROVIDER,
+        amount_cents=amount if isinstance(amount, int) else 0,
+        currency=currency,
+        session_id=str(stripe_object.get("id") or "") or None,
+        payment_intent=intent if isinstance(intent, str) and intent else None,
+    )
+    mismatch = payment.amount_cents != session.total_cents or currency != session.currency
+    late = session.status_at(now) != "admitted"
+    order = deps.seats.settle_paid(
+        session.event_id,
+        checkout_id,
+        session.seat_ids,
+        payment,
+        now,
+        refund_reason=PaymentMismatch.code if mismatch else None,
+    )
+    if order.status == "booked":
+        first = mark_completed(deps, checkout_id, order.reference, now)
+        deps.sessions.update(checkout_id, {}, remove=("payment_open",))
+        if first and late:
             metrics.add_metric(name="PaidAfterExpiry", unit=MetricUnit.Count, value=1)
-        if isinstance(error, PaymentMismatch):
-            metrics.add_metric(name="PaidAmountMismatch", unit=MetricUnit.Count, value=1)
-        logger.error("stripe payment not applied; refund needed", extra=extra)
-    else:
-        logger.warning("stripe payment failure not applied", extra=extra)
-    return WebhookReceipt(handled=False, checkout_id=checkout_id, reason=error.code)
+            logger.warning("payment after the hold ended: the seats were still free", extra=log)
+        return WebhookReceipt(handled=True, checkout_id=checkout_id, status="completed")
+    if order.status == "refund_pending":
+        _refund(deps, order, log)
+    retention = deps.settings.paid_session_retention_seconds
+    if (
+        deps.sessions.transition(
+            checkout_id,
+            "refunded",
+            {"queued", "admitted", "expired", "cancelled"},
+            sets={"expires_at": math.ceil(now.timestamp()) + retention},
+            remove=("payment_open",),
+        )
+        and late
+    ):
+        metrics.add_metric(name="PaidAfterExpiry", unit=MetricUnit.Count, value=1)
+    return WebhookReceipt(handled=True, checkout_id=checkout_id, status="refunded")
 
 
 def handle_stripe_webhook(
@@ -145,22 +213,12 @@ def handle_stripe_webhook(
         logger.warning("stripe event names no checkout of ours", extra=log)
         return WebhookReceipt(handled=False, reason=CheckoutNotFound.code)
 
+    if paid:
+        return settle_paid(deps, checkout_id, stripe_object, log)
     try:
-        amount = stripe_object.get("amount_total")
-        settled = settle_payment(
-            deps,
-            checkout_id,
-            paid=paid,
-            provider=PROVIDER,
-            amount_cents=amount if isinstance(amount, int) else None,
-        )
-    except (
-        CheckoutNotFound,
-        NotAdmitted,
-        CheckoutExpired,
-        CheckoutCompleted,
-        PaymentMismatch,
-    ) as error:
-        return _not_applied(error, checkout_id, paid=paid, log=log)
+        settled = release_unpaid(deps, checkout_id)
+    except (CheckoutNotFound, CheckoutCompleted) as error:
+        logger.warning("stripe payment failure not applied", extra={**log, "reason": error.code})
+        return WebhookReceipt(handled=False, checkout_id=checkout_id, reason=error.code)
     logger.info("stripe event settled checkout", extra={**log, "status": settled.status})
     return WebhookReceipt(handled=True, checkout_id=settled.checkout_id, status=settled.status)

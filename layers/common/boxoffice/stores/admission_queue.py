@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-from uuid import UUID
 
-from pydantic import BaseModel
+from boxoffice.models.admission import AdmissionMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
 
 # SQS allows a message to stay invisible for at most 12 hours.
 MAX_VISIBILITY_SECONDS = 43_200
-
-
-class AdmissionMessage(BaseModel):
-    checkout_id: UUID
-    event_id: UUID
-    seq: int
 
 
 class AdmissionQueue:

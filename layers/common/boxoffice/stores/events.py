@@ -22,7 +22,8 @@ _LIVE_STATUS = (
 # index `seats_taken` (migration 005), so neither reads the seats' rows one by one.
 _EVENT_WITH_COUNTS = """
 SELECT e.id, e.name, e.venue, e.starts_at, e.hold_seconds, e.checkout_seconds,
-       e.admission_per_second, t.total AS seats_total, t.total - u.taken AS seats_available
+       e.admission_per_second, e.currency,
+       t.total AS seats_total, t.total - u.taken AS seats_available
 FROM events e
 CROSS JOIN LATERAL (SELECT count(*) AS total FROM seats s WHERE s.event_id = e.id) t
 CROSS JOIN LATERAL (
@@ -51,10 +52,12 @@ class EventSettings:
     """What a hold needs of its event: one row read by key, no seat counted."""
 
     id: UUID
+    name: str
     starts_at: datetime
     hold_seconds: int
     checkout_seconds: int
     admission_per_second: float
+    currency: str
 
 
 def line_sequence(event_id: UUID) -> str:
@@ -83,7 +86,7 @@ class EventStore:
         with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO events (id, name, venue, starts_at, hold_seconds, checkout_seconds,"
-                " admission_per_second) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                " admission_per_second, currency) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     event_id,
                     spec.name,
@@ -92,6 +95,7 @@ class EventStore:
                     spec.hold_seconds,
                     spec.checkout_seconds,
                     float(spec.admission_per_second),
+                    spec.currency,
                 ),
             )
             cur.execute(
@@ -124,8 +128,8 @@ class EventStore:
             return known
         with self._connection() as conn:
             row = conn.execute(
-                "SELECT id, starts_at, hold_seconds, checkout_seconds, admission_per_second"
-                " FROM events WHERE id = %s",
+                "SELECT id, name, starts_at, hold_seconds, checkout_seconds,"
+                " admission_per_second, currency FROM events WHERE id = %s",
                 (event_id,),
             ).fetchone()
         if row is None:

@@ -19,6 +19,7 @@ from boxoffice.errors import CheckoutExpired, SeatNotFound, SeatsUnavailable
 from boxoffice.models.events import SeatInfo
 from boxoffice.stores.database import Connection, ConnectionSource
 from boxoffice.stores.events import Line, line_sequence
+from boxoffice.stores.orders import Order, Payment, assign_reference, insert_order, select_order
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,10 @@ def _hold_statement(seats: int) -> LiteralString:
     """HOLD for `seats` seats, their ids as parameters %(s0)s, %(s1)s..."""
     ids = ", ".join(f"%(s{i})s" for i in range(seats))
     return HOLD.replace("%(ids)s", f"ARRAY[{ids}]::text[]")
+
+
+class _NotAllFree(Exception):
+    """Some seat of a late payment is someone else's now: book none of them."""
 
 
 def _lock_checkout_seats(conn: Connection, event_id: UUID, checkout_id: UUID) -> list[str]:
@@ -186,11 +191,10 @@ class SeatStore:
         event_id: UUID,
         checkout_id: UUID,
         seat_ids: Sequence[str],
-        amount_cents: int,
-        provider: str,
+        payment: Payment,
         now: datetime,
     ) -> bool:
-        """Book the checkout's seats and record its order; True if this call booked them.
+        """Book the checkout's live holds and record its order; True if this call booked them.
 
         Idempotent on the checkout: when its order exists, the seats are already booked.
         Raises CheckoutExpired when any of its holds has lapsed or was released.
@@ -198,13 +202,7 @@ class SeatStore:
         wanted = sorted(set(seat_ids))
         with self._connection() as conn, conn.transaction():
             _lock_checkout_seats(conn, event_id, checkout_id)
-            inserted = conn.execute(
-                "INSERT INTO orders (checkout_id, event_id, seat_ids, amount_cents,"
-                " payment_provider) VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT (checkout_id) DO NOTHING",
-                (checkout_id, event_id, wanted, amount_cents, provider),
-            ).rowcount
-            if not inserted:
+            if not insert_order(conn, checkout_id, event_id, wanted, payment, "booked"):
                 return False
             booked = conn.execute(
                 "UPDATE seats SET status = 'booked', held_until = NULL"
@@ -215,3 +213,65 @@ class SeatStore:
             if booked != len(wanted):
                 raise CheckoutExpired("The hold on these seats has expired; nothing was booked.")
         return True
+
+    def settle_paid(
+        self,
+        event_id: UUID,
+        checkout_id: UUID,
+        seat_ids: Sequence[str],
+        payment: Payment,
+        now: datetime,
+        *,
+        refund_reason: str | None = None,
+    ) -> Order:
+        """Money was taken for this checkout: book its seats if each is still its own or
+        free (held by it, live or lapsed; available; or another's hold past its time), all
+        or none, in one conditional statement; otherwise record a refund to make.
+
+        With `refund_reason` nothing is booked: the order is a refund to make. Idempotent:
+        the first settlement of a checkout is the one that stands.
+        """
+        wanted = sorted(set(seat_ids))
+        with self._connection() as conn, conn.transaction():
+            # The order row is the checkout's lock: a duplicate delivery waits here, then
+            # finds the order and returns it unchanged.
+            if not insert_order(conn, checkout_id, event_id, wanted, payment, "refund_pending"):
+                found = select_order(conn, checkout_id)
+                assert found is not None
+                return found
+            if refund_reason is None:
+                conn.execute(
+                    "SELECT seat_id FROM seats WHERE event_id = %s AND seat_id = ANY(%s)"
+                    " ORDER BY seat_id FOR UPDATE",
+                    (event_id, wanted),
+                )
+                try:
+                    with conn.transaction():  # a savepoint: all the seats, or none
+                        booked = conn.execute(
+                            "UPDATE seats SET status = 'booked', checkout_id = %(checkout)s,"
+                            " held_until = NULL"
+                            " WHERE event_id = %(event)s AND seat_id = ANY(%(ids)s)"
+                            " AND (status = 'available' OR (status = 'held'"
+                            "      AND (checkout_id = %(checkout)s OR held_until <= %(now)s)))",
+                            {"checkout": checkout_id, "event": event_id, "ids": wanted, "now": now},
+                        ).rowcount
+                        if booked != len(wanted):
+                            raise _NotAllFree
+                    assign_reference(conn, checkout_id)
+                except _NotAllFree:
+                    refund_reason = "seats_taken"
+            if refund_reason is not None:
+                conn.execute(
+                    "UPDATE orders SET refund_reason = %s WHERE checkout_id = %s",
+                    (refund_reason, checkout_id),
+                )
+                # Whatever this checkout still holds goes back on sale.
+                conn.execute(
+                    "UPDATE seats SET status = 'available', checkout_id = NULL,"
+                    " held_until = NULL WHERE event_id = %s AND checkout_id = %s"
+                    " AND status = 'held'",
+                    (event_id, checkout_id),
+                )
+            settled = select_order(conn, checkout_id)
+            assert settled is not None
+        return settled

@@ -22,6 +22,9 @@ from boxoffice.models.checkouts import Session, StoredStatus
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+# The sparse index of sessions whose Stripe Checkout Session is still open (template.yaml).
+OPEN_PAYMENTS_INDEX = "open-payments"
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -64,6 +67,65 @@ class SessionStore:
     def delete(self, checkout_id: UUID) -> None:
         self._client().delete_item(TableName=self._table_name, Key=self._key(checkout_id))
 
+    def update(
+        self,
+        checkout_id: UUID,
+        sets: dict[str, Any],
+        *,
+        remove: Iterable[str] = (),
+        condition: str = "",
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> Session | None:
+        """Set (and remove) fields of an existing session if `condition` (over `values` and
+        `names`) holds; return the session as it is now, or None when the condition failed."""
+        names = dict(names or {})
+        bound: dict[str, Any] = dict(values or {})
+        updates = []
+        for i, (name, value) in enumerate(sets.items()):
+            names[f"#s{i}"] = name
+            bound[f":s{i}"] = value.isoformat() if isinstance(value, datetime) else value
+            updates.append(f"#s{i} = :s{i}")
+        expression = "SET " + ", ".join(updates) if updates else ""
+        dropped = []
+        for i, name in enumerate(remove):
+            names[f"#r{i}"] = name
+            dropped.append(f"#r{i}")
+        if dropped:
+            expression += " REMOVE " + ", ".join(dropped)
+        check = "attribute_exists(checkout_id)" + (f" AND ({condition})" if condition else "")
+        arguments: dict[str, Any] = {
+            "TableName": self._table_name,
+            "Key": self._key(checkout_id),
+            "UpdateExpression": expression.strip(),
+            "ConditionExpression": check,
+            "ReturnValues": "ALL_NEW",
+        }
+        if names:
+            arguments["ExpressionAttributeNames"] = names
+        if bound:
+            arguments["ExpressionAttributeValues"] = {
+                k: _serializer.serialize(v) for k, v in bound.items()
+            }
+        try:
+            answer = self._client().update_item(**arguments)
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return None
+            raise
+        return from_item(answer["Attributes"])
+
+    def open_payment_sessions(self, ended_by: datetime, limit: int) -> list[Session]:
+        """Sessions with a Stripe session still open whose hold has ended by `ended_by`."""
+        answer = self._client().query(
+            TableName=self._table_name,
+            IndexName=OPEN_PAYMENTS_INDEX,
+            KeyConditionExpression="payment_open = :open AND hold_until_ms <= :now",
+            ExpressionAttributeValues={":open": {"S": "1"}, ":now": {"N": str(floor_ms(ended_by))}},
+            Limit=limit,
+        )
+        return [from_item(item) for item in answer.get("Items", [])]
+
     def transition(
         self,
         checkout_id: UUID,
@@ -73,6 +135,7 @@ class SessionStore:
         live_at: datetime | None = None,
         ended_by: datetime | None = None,
         sets: dict[str, Any] | None = None,
+        remove: Iterable[str] = (),
     ) -> bool:
         """Move the session to `to` if its status is one of `from_statuses`.
 
@@ -98,11 +161,18 @@ class SessionStore:
             names[f"#f{i}"] = name
             values[f":v{i}"] = value.isoformat() if isinstance(value, datetime) else value
             updates.append(f"#f{i} = :v{i}")
+        expression = "SET " + ", ".join(updates)
+        dropped = []
+        for i, name in enumerate(remove):
+            names[f"#r{i}"] = name
+            dropped.append(f"#r{i}")
+        if dropped:
+            expression += " REMOVE " + ", ".join(dropped)
         try:
             self._client().update_item(
                 TableName=self._table_name,
                 Key=self._key(checkout_id),
-                UpdateExpression="SET " + ", ".join(updates),
+                UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={k: _serializer.serialize(v) for k, v in values.items()},
