@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +44,14 @@ class LocalAws:
     endpoint: str | None  # None: boto3's own endpoints, as moto's in-process mock serves them
     tables: dict[str, Table]
     queues: dict[str, Queue]
+    # SQS in a moto process of its own (the full stack); None: SQS is at `endpoint` too
+    sqs_endpoint: str | None = None
 
     def client(self, service: str) -> Any:
-        return client(service, self.endpoint)
+        return client(service, self.endpoint_of(service))
+
+    def endpoint_of(self, service: str) -> str | None:
+        return self.sqs_endpoint if service == "sqs" and self.sqs_endpoint else self.endpoint
 
     def resolve(self, value: Any) -> str | None:
         """A template value (Ref, GetAtt, Sub or literal) as a string, if it is local."""
@@ -67,13 +74,47 @@ def quiet_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def start_moto(host: str, port: int) -> tuple[Any, str]:
-    """A moto server thread; returns (server, endpoint URL). `port` 0 picks a free one."""
-    quiet_logs()
-    from moto.server import ThreadedMotoServer
+class MotoProcess:
+    """moto in server mode in a child process (local/moto_server.py)."""
 
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
+    def __init__(self, host: str, port: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "local.moto_server", host, str(port)],
+            cwd=template.ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            start_new_session=True,  # Ctrl-C reaches the stack, which stops it
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("ready "):
+            self.stop()
+            raise RuntimeError(f"moto did not start (it said {line.strip()!r})")
+        self.host = host
+        self.port = int(line.split()[1])
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+
+
+def start_moto(host: str, port: int) -> tuple[MotoProcess, str]:
+    """moto in a process of its own; returns (server, endpoint URL). `port` 0 picks one."""
+    quiet_logs()
+    server = MotoProcess(host, port)
     bound_host, bound_port = server.get_host_and_port()
     shown = "127.0.0.1" if bound_host in {"0.0.0.0", ""} else bound_host  # noqa: S104
     return server, f"http://{shown}:{bound_port}"
@@ -126,9 +167,9 @@ def _queue_order() -> list[str]:
     return ordered
 
 
-def create_resources(endpoint: str | None) -> LocalAws:
+def create_resources(endpoint: str | None, sqs_endpoint: str | None = None) -> LocalAws:
     """Create (or find) every table and queue of the template in moto (a server at
-    `endpoint`, or the in-process mock when None)."""
+    `endpoint`, SQS at `sqs_endpoint` if given, or the in-process mock when None)."""
     dynamodb = client("dynamodb", endpoint)
     tables: dict[str, Table] = {}
     for logical_id in template.resources("AWS::DynamoDB::Table"):
@@ -145,7 +186,7 @@ def create_resources(endpoint: str | None) -> LocalAws:
         tables[logical_id] = Table(
             logical_id, name, described["TableArn"], described.get("LatestStreamArn")
         )
-    sqs = client("sqs", endpoint)
+    sqs = client("sqs", sqs_endpoint or endpoint)
     queues: dict[str, Queue] = {}
     for logical_id in _queue_order():
         name = queue_name(logical_id)
@@ -161,7 +202,7 @@ def create_resources(endpoint: str | None) -> LocalAws:
             "QueueArn"
         ]
         queues[logical_id] = Queue(logical_id, name, url, arn)
-    return LocalAws(endpoint=endpoint, tables=tables, queues=queues)
+    return LocalAws(endpoint=endpoint, tables=tables, queues=queues, sqs_endpoint=sqs_endpoint)
 
 
 def resolve(value: Any, aws: LocalAws) -> str | None:

@@ -139,7 +139,9 @@ class WorkerProcess:
 
     def _receive(self, deadline: float) -> dict[str, Any]:
         assert self._sock is not None
-        while b"\n" not in self._buffer:
+        searched = 0  # the buffer before this holds no newline: look only at what is new
+        while (index := self._buffer.find(b"\n", searched)) < 0:
+            searched = len(self._buffer)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
@@ -150,14 +152,13 @@ class WorkerProcess:
             if not ready:
                 raise TimeoutError
             try:
-                chunk = self._sock.recv(1 << 16)
+                chunk = self._sock.recv(1 << 20)
             except OSError:
                 chunk = b""
             if not chunk:
                 code = self.process.poll() if self.process else None
                 raise WorkerError("Runtime.ExitError", f"the worker exited (status {code})")
             self._buffer += chunk
-        index = self._buffer.index(b"\n")
         line = bytes(self._buffer[:index])
         del self._buffer[: index + 1]
         try:

@@ -201,6 +201,10 @@ class SqsPoller(MappedSource):
         self._slots = threading.BoundedSemaphore(self.concurrency)
         self._groups_lock = threading.Condition()
         self._groups_in_flight: Counter[str] = Counter()
+        # Set when a batch ends: its group's next messages are receivable at once, so the
+        # receiver looks again now instead of after its poll interval (as Lambda's poller,
+        # which long-polls, would see them at once). Keeps a busy event's queue drained.
+        self._batch_done = threading.Event()
 
     def start(self) -> None:
         if self.enabled:
@@ -227,7 +231,8 @@ class SqsPoller(MappedSource):
                 raise
             if not messages or self.stop.is_set():
                 self._slots.release()
-                self.stop.wait(self.poll_seconds)
+                self._batch_done.wait(self.poll_seconds)
+                self._batch_done.clear()
                 continue
             records = [sqs_record(m, self.queue.arn) for m in messages]
             groups = self._claim_groups(records)
@@ -263,6 +268,7 @@ class SqsPoller(MappedSource):
                 self._groups_in_flight += Counter()  # drop the zeros
                 self._groups_lock.notify_all()
             self._slots.release()
+            self._batch_done.set()
 
     def deliver(self, sqs: Any, records: list[dict[str, Any]]) -> None:
         invocation = self.invoker.invoke(self.function, {"Records": records})

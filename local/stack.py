@@ -149,6 +149,7 @@ class Stack:
         self.cluster: PostgresCluster | None = None
         self.database_url = ""
         self.moto: Any = None
+        self.moto_sqs: Any = None  # SQS's own moto process (not in --services-only mode)
         self.aws: LocalAws | None = None
         self.runtime: LambdaRuntime | None = None
         self.sources: list[EventSource] = []
@@ -250,7 +251,12 @@ class Stack:
         if port and not _port_free(config.services_host, port):
             raise StackError(f"Port {port} is taken; set MOTO_PORT to another port.")
         self.moto, endpoint = start_moto(config.services_host, port)
-        self.aws = create_resources(endpoint)
+        sqs_endpoint = None
+        if not self.services_only:
+            # As in AWS, SQS does not share a process with DynamoDB: neither waits on the
+            # other's interpreter. (--services-only keeps one endpoint for local/env.json.)
+            self.moto_sqs, sqs_endpoint = start_moto(config.services_host, 0)
+        self.aws = create_resources(endpoint, sqs_endpoint)
 
     def _start_stripe(self) -> None:
         """The offline Stripe stand-in, unless STRIPE_API_BASE names a Stripe to use."""
@@ -287,6 +293,7 @@ class Stack:
         env.update(
             DATABASE_URL=self.database_url,
             AWS_ENDPOINT_URL=self.aws.endpoint or "",  # the stack always runs a moto server
+            AWS_ENDPOINT_URL_SQS=self.aws.endpoint_of("sqs") or "",
             AWS_ACCESS_KEY_ID="testing",
             AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's
             AWS_DEFAULT_REGION=REGION,
@@ -482,7 +489,8 @@ class Stack:
         )
         lines = [
             f"  Postgres  {self.database_url}  [{where}]",
-            f"  moto      {self.aws.endpoint}  (DynamoDB + streams, SQS)",
+            f"  moto      {self.aws.endpoint}  (DynamoDB + streams"
+            + (f"; SQS: {self.aws.sqs_endpoint})" if self.aws.sqs_endpoint else ", SQS)"),
             f"  payments  {self._payments_line()}",
         ]
         for table in self.aws.tables.values():
@@ -538,12 +546,13 @@ class Stack:
         if self.stripe is not None:
             self.stripe.stop()
             step("stripe stand-in")
-        if self.moto is not None:
-            try:
-                self.moto.stop()
-            except Exception as error:
-                log.say(f"moto did not stop cleanly: {error}")
-            step("moto")
+        for moto in (self.moto, self.moto_sqs):
+            if moto is not None:
+                try:
+                    moto.stop()
+                except Exception as error:
+                    log.say(f"moto did not stop cleanly: {error}")
+        step("moto")
         if self.cluster is not None:
             self.cluster.stop()
             step("postgres")

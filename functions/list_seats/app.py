@@ -4,7 +4,7 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import Response
 
-from boxoffice.http import answers, api_handler, json_response, make_resolver
+from boxoffice.http import answers, api_handler, json_text_response, make_resolver
 from boxoffice.models.events import SeatView
 from boxoffice.runtime import dependencies
 from boxoffice.services import events
@@ -18,7 +18,7 @@ app = make_resolver()
     responses=answers(HTTPStatus.OK, list[SeatView], HTTPStatus.NOT_FOUND),
 )
 def list_seats(event_id: str) -> Response[str]:
-    return json_response(events.list_seats(dependencies(), event_id))
+    return json_text_response(events.seat_map_json(dependencies(), event_id))
 
 
 lambda_handler = api_handler(app)

@@ -43,11 +43,23 @@ class SeatNotFound(DomainError):
 
 
 class SeatsUnavailable(DomainError):
+    """Some of the seats asked for are held or booked by someone else.
+
+    `seats` are the taken seats as (seat_id, section, row, number); the message names
+    them as a person reads them ("Floor, row D, seat 1 is already taken.").
+    """
+
     code = "seats_unavailable"
 
-    def __init__(self, seat_ids: Iterable[str]) -> None:
-        ids = sorted(seat_ids)
-        super().__init__(f"Seat(s) {', '.join(ids)} are already taken.", seat_ids=ids)
+    def __init__(self, seats: Iterable[tuple[str, str, str, int]]) -> None:
+        taken = sorted(seats)
+        ids = [seat_id for seat_id, *_ in taken]
+        names = [f"{section}, row {row}, seat {number}" for _, section, row, number in taken]
+        if len(names) == 1:
+            text = f"{names[0]} is already taken."
+        else:
+            text = f"{'; '.join(names[:-1])} and {names[-1]} are already taken."
+        super().__init__(text, seat_ids=ids)
 
 
 class NoSeatsTogether(DomainError):

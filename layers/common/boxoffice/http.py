@@ -117,6 +117,11 @@ def json_response(payload: Any, status: HTTPStatus = HTTPStatus.OK) -> Response[
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
+def json_text_response(body: str, status: HTTPStatus = HTTPStatus.OK) -> Response[str]:
+    """A response whose body is JSON text already (built by Postgres, say)."""
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
 def _describe(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
     return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))

@@ -33,7 +33,7 @@ from boxoffice.models.checkouts import (
     Session,
 )
 from boxoffice.observability import MetricUnit, logger, metrics
-from boxoffice.services.events import event_or_404
+from boxoffice.services.events import event_settings_or_404
 from boxoffice.services.payment_sessions import expire_payment_session, open_payment_session
 from boxoffice.stores.events import Line
 from boxoffice.stores.orders import Payment as OrderPayment
@@ -109,7 +109,7 @@ def create_checkout(deps: Dependencies, event_id: str, request: CheckoutRequest)
     limit = deps.settings.max_seats_per_checkout
     if len(request.seat_ids) > limit:
         raise InvalidRequest(f"A checkout may hold at most {limit} seats.", max_seats=limit)
-    event = event_or_404(deps, event_id)
+    event = event_settings_or_404(deps, event_id)
     now = deps.clock.now()
     checkout_id = uuid4()
     hold_until_ms = hold_end_ms(now, event.hold_seconds)

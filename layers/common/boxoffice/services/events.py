@@ -18,11 +18,22 @@ from boxoffice.models.events import (
 )
 from boxoffice.observability import logger
 from boxoffice.runtime import Dependencies
+from boxoffice.stores.events import EventSettings
 
 
 def event_or_404(deps: Dependencies, event_id: str) -> Event:
+    """The event with its seat counts (the list and detail reads)."""
     parsed = parse_uuid(event_id)
     event = deps.events.get(parsed, deps.clock.now()) if parsed else None
+    if event is None:
+        raise EventNotFound(event_id)
+    return event
+
+
+def event_settings_or_404(deps: Dependencies, event_id: str) -> EventSettings:
+    """The event's settings, read by key: what the hold path needs, nothing counted."""
+    parsed = parse_uuid(event_id)
+    event = deps.events.settings(parsed) if parsed else None
     if event is None:
         raise EventNotFound(event_id)
     return event
@@ -72,5 +83,11 @@ def get_event(deps: Dependencies, event_id: str) -> EventDetail:
 
 
 def list_seats(deps: Dependencies, event_id: str) -> list[SeatView]:
-    event = event_or_404(deps, event_id)
+    event = event_settings_or_404(deps, event_id)
     return deps.events.seats(event.id, deps.clock.now())
+
+
+def seat_map_json(deps: Dependencies, event_id: str) -> str:
+    """`list_seats` as JSON text built by Postgres: the polled seat map, no work per seat."""
+    event = event_settings_or_404(deps, event_id)
+    return deps.events.seats_json(event.id, deps.clock.now())

@@ -9,6 +9,7 @@ from uuid import UUID
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from pydantic import TypeAdapter
 
 from boxoffice.models.best_available import SeatBlock
 from boxoffice.models.events import Event, EventSpec, SeatView, VenueLayout
@@ -19,13 +20,46 @@ _LIVE_STATUS = (
     "CASE WHEN s.status = 'held' AND s.held_until <= %(now)s THEN 'available' ELSE s.status END"
 )
 
-_EVENT_WITH_COUNTS = f"""
+# Counts per event: the total from the primary key, the taken seats from the small partial
+# index `seats_taken` (migration 005), so neither reads the seats' rows one by one.
+_EVENT_WITH_COUNTS = """
 SELECT e.id, e.name, e.venue, e.starts_at, e.hold_seconds, e.checkout_seconds,
        e.admission_per_second, e.currency,
-       count(s.seat_id) AS seats_total,
-       count(s.seat_id) FILTER (WHERE {_LIVE_STATUS} = 'available') AS seats_available
-FROM events e LEFT JOIN seats s ON s.event_id = e.id
+       t.total AS seats_total, t.total - u.taken AS seats_available
+FROM events e
+CROSS JOIN LATERAL (SELECT count(*) AS total FROM seats s WHERE s.event_id = e.id) t
+CROSS JOIN LATERAL (
+    SELECT count(*) AS taken FROM seats s
+    WHERE s.event_id = e.id AND s.status <> 'available'
+      AND (s.status = 'booked' OR s.held_until > %(now)s)
+) u
 """
+
+# The seat map as JSON text, built by Postgres in one pass (rows sorted narrow, then
+# aggregated): no Python work per seat on the way to the response.
+_SEATS_JSON = f"""
+SELECT coalesce(json_agg(m), '[]')::text FROM (
+    SELECT s.seat_id, s.section, s.row_label AS row, s.number, s.price_cents,
+           {_LIVE_STATUS} AS status
+    FROM seats s WHERE s.event_id = %(id)s
+    ORDER BY s.section, length(s.row_label), s.row_label, s.number, s.seat_id
+) m
+"""
+
+_SEAT_LIST: TypeAdapter[list[SeatView]] = TypeAdapter(list[SeatView])
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """What a hold needs of its event: one row read by key, no seat counted."""
+
+    id: UUID
+    name: str
+    starts_at: datetime
+    hold_seconds: int
+    checkout_seconds: int
+    admission_per_second: float
+    currency: str
 
 
 # The best block of %(count)s free seats in one row, in one statement: the free seats of each
@@ -97,9 +131,14 @@ class Line:
     next_admission_at: datetime | None  # when the next free admission slot starts
 
 
+# How many events' settings a warm container keeps (the oldest read goes first).
+_SETTINGS_KEPT = 1024
+
+
 class EventStore:
     def __init__(self, connection: ConnectionSource) -> None:
         self._connection = connection
+        self._settings: dict[UUID, EventSettings] = {}
 
     def create(self, event_id: UUID, spec: EventSpec) -> None:
         with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
@@ -138,21 +177,38 @@ class EventStore:
                         )
                     )
 
+    def settings(self, event_id: UUID) -> EventSettings | None:
+        """The event's settings by key (the hold path: never the seat counts).
+
+        An event's settings never change once it is created (the API has no route that
+        changes them), so a warm container keeps the ones it has read: a hold of a known
+        event costs no read at all. Unknown ids are not remembered.
+        """
+        known = self._settings.get(event_id)
+        if known is not None:
+            return known
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT id, name, starts_at, hold_seconds, checkout_seconds,"
+                " admission_per_second, currency FROM events WHERE id = %s",
+                (event_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        if len(self._settings) >= _SETTINGS_KEPT:
+            self._settings.pop(next(iter(self._settings)))
+        self._settings[event_id] = EventSettings(*row)
+        return self._settings[event_id]
+
     def get(self, event_id: UUID, now: datetime) -> Event | None:
         with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                _EVENT_WITH_COUNTS + " WHERE e.id = %(id)s GROUP BY e.id",
-                {"id": event_id, "now": now},
-            )
+            cur.execute(_EVENT_WITH_COUNTS + " WHERE e.id = %(id)s", {"id": event_id, "now": now})
             row = cur.fetchone()
         return Event.model_validate(row) if row else None
 
     def all(self, now: datetime) -> list[Event]:
         with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                _EVENT_WITH_COUNTS + " GROUP BY e.id ORDER BY e.starts_at, e.name, e.id",
-                {"now": now},
-            )
+            cur.execute(_EVENT_WITH_COUNTS + " ORDER BY e.starts_at, e.name, e.id", {"now": now})
             return [Event.model_validate(row) for row in cur.fetchall()]
 
     def placement(self, event_id: UUID) -> Placement:
@@ -166,14 +222,14 @@ class EventStore:
         return Placement(layout=layout, section_order=list(row[1] or []))
 
     def seats(self, event_id: UUID, now: datetime) -> list[SeatView]:
-        with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                f"SELECT s.seat_id, s.section, s.row_label AS row, s.number, s.price_cents,"
-                f" {_LIVE_STATUS} AS status FROM seats s WHERE s.event_id = %(id)s"
-                " ORDER BY s.section, length(s.row_label), s.row_label, s.number, s.seat_id",
-                {"id": event_id, "now": now},
-            )
-            return [SeatView.model_validate(row) for row in cur.fetchall()]
+        """Every seat with its status now, in map order (section, row, number)."""
+        return _SEAT_LIST.validate_json(self.seats_json(event_id, now))
+
+    def seats_json(self, event_id: UUID, now: datetime) -> str:
+        """`seats` as the JSON text of its list, straight from Postgres."""
+        with self._connection() as conn:
+            row = conn.execute(_SEATS_JSON, {"id": event_id, "now": now}).fetchone()
+        return str(row[0]) if row else "[]"
 
     def best_block(
         self,

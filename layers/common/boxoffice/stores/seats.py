@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import LiteralString
 from uuid import UUID
-
-from psycopg.rows import dict_row
 
 from boxoffice.errors import CheckoutExpired, SeatNotFound, SeatsUnavailable
 from boxoffice.models.events import SeatInfo
@@ -34,6 +34,46 @@ class Released:
     event_id: UUID
     checkout_id: UUID
     seat_ids: list[str]
+
+
+# The whole hold in one statement (autocommit: it is its own transaction).
+# `locked` locks the listed seats in seat order (the global lock order, so overlapping
+# holds queue rather than deadlock) and reads each one's latest committed state; `verdict`
+# says whether every listed seat exists and is free; only then does `taken` hold them and
+# `place` take the next place in the event's line (a refused hold spends no place).
+# Its cost depends on the seats listed, never on the size of the event.
+# `%(ids)s` stands for an ARRAY of one parameter per seat (see `_hold_statement`): with the
+# count of seats in the statement itself, Postgres plans it once per connection (a generic
+# plan that knows how many rows to expect) instead of re-planning every hold.
+HOLD = """
+WITH locked AS (
+    SELECT seat_id, section, row_label, number, price_cents,
+           (status = 'available' OR (status = 'held' AND held_until <= %(now)s)) AS free
+    FROM seats WHERE event_id = %(event)s AND seat_id = ANY(%(ids)s)
+    ORDER BY seat_id FOR UPDATE
+), verdict AS (
+    SELECT count(*) FILTER (WHERE free) = cardinality(%(ids)s::text[]) AS ok FROM locked
+), taken AS (
+    UPDATE seats s SET status = 'held', checkout_id = %(checkout)s, held_until = %(until)s
+    FROM verdict v
+    WHERE v.ok AND s.event_id = %(event)s AND s.seat_id = ANY(%(ids)s)
+      AND (s.status = 'available' OR (s.status = 'held' AND s.held_until <= %(now)s))
+    RETURNING s.seat_id
+), place AS (
+    SELECT nextval(%(line)s::regclass) AS seq, e.admitted_seq, e.next_admission_at
+    FROM events e, verdict v WHERE e.id = %(event)s AND v.ok
+)
+SELECT l.seat_id, l.section, l.row_label, l.number, l.price_cents, l.free,
+       p.seq, p.admitted_seq, p.next_admission_at, (SELECT count(*) FROM taken)
+FROM locked l LEFT JOIN place p ON true
+"""
+
+
+@cache
+def _hold_statement(seats: int) -> LiteralString:
+    """HOLD for `seats` seats, their ids as parameters %(s0)s, %(s1)s..."""
+    ids = ", ".join(f"%(s{i})s" for i in range(seats))
+    return HOLD.replace("%(ids)s", f"ARRAY[{ids}]::text[]")
 
 
 class _NotAllFree(Exception):
@@ -61,45 +101,38 @@ class SeatStore:
         held_until: datetime,
         now: datetime,
     ) -> Hold:
-        """Hold every listed seat for `checkout_id`, or none; give the checkout its place."""
+        """Hold every listed seat for `checkout_id`, or none; give the checkout its place.
+
+        One statement, one round trip: it locks the seats in seat order, takes them only if
+        every one is free, and only then takes the next place in line (see `HOLD`).
+        """
         wanted = sorted(set(seat_ids))
-        with self._connection() as conn, conn.transaction():
-            found = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT seat_id FROM seats WHERE event_id = %s AND seat_id = ANY(%s)"
-                    " ORDER BY seat_id FOR UPDATE",
-                    (event_id, wanted),
-                )
-            }
-            missing = set(wanted) - found
-            if missing:
-                raise SeatNotFound(missing)
-            with conn.cursor(row_factory=dict_row) as cur:
-                cur.execute(
-                    "UPDATE seats SET status = 'held', checkout_id = %(checkout)s,"
-                    " held_until = %(until)s"
-                    " WHERE event_id = %(event)s AND seat_id = ANY(%(ids)s)"
-                    " AND (status = 'available' OR (status = 'held' AND held_until <= %(now)s))"
-                    " RETURNING seat_id, section, row_label AS row, number, price_cents",
-                    {
-                        "checkout": checkout_id,
-                        "until": held_until,
-                        "event": event_id,
-                        "ids": wanted,
-                        "now": now,
-                    },
-                )
-                held = {row["seat_id"]: SeatInfo.model_validate(row) for row in cur.fetchall()}
-            if len(held) != len(wanted):
-                # Leaving the block by exception rolls back the seats this statement took.
-                raise SeatsUnavailable(set(wanted) - set(held))
-            place = conn.execute(
-                "SELECT nextval(%s), admitted_seq, next_admission_at FROM events WHERE id = %s",
-                (line_sequence(event_id), event_id),
-            ).fetchone()
-            assert place is not None  # the seats exist, so their event does
-        return Hold(seats=[held[s] for s in seat_ids], seq=place[0], line=Line(place[1], place[2]))
+        params: dict[str, object] = {
+            "event": event_id,
+            "checkout": checkout_id,
+            "until": held_until,
+            "now": now,
+            "line": line_sequence(event_id),
+        }
+        params.update((f"s{i}", seat_id) for i, seat_id in enumerate(wanted))
+        with self._connection() as conn:
+            rows = conn.execute(_hold_statement(len(wanted)), params).fetchall()
+        found = {row[0]: row for row in rows}
+        missing = set(wanted) - set(found)
+        if missing:
+            raise SeatNotFound(missing)
+        taken = [(r[0], r[1], r[2], r[3]) for r in rows if not r[5]]
+        if taken:
+            raise SeatsUnavailable(taken)
+        first = rows[0]
+        if first[6] is None or first[9] != len(wanted):  # cannot happen: the rows were locked
+            self.release(event_id, checkout_id)
+            raise SeatsUnavailable([(r[0], r[1], r[2], r[3]) for r in rows])
+        held = {
+            r[0]: SeatInfo(seat_id=r[0], section=r[1], row=r[2], number=r[3], price_cents=r[4])
+            for r in rows
+        }
+        return Hold(seats=[held[s] for s in seat_ids], seq=first[6], line=Line(first[7], first[8]))
 
     def renew(self, event_id: UUID, checkout_id: UUID, held_until: datetime, now: datetime) -> int:
         """Extend this checkout's live holds to `held_until`; return how many were extended."""

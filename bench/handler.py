@@ -1,0 +1,222 @@
+"""The create-checkout handler in process (moto in process), and the seat map's cost.
+
+The handler runs as Lambda runs it (an API Gateway event in, a proxy response out) against
+the real Postgres; DynamoDB and SQS are moto's in-process mock. The time and CPU spent in
+AWS calls (boto3 and moto) are measured on their own and taken out of the handler's
+figures, which are then its own work: parsing, the hold, the session, the response.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import operator
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any, cast
+from uuid import UUID
+
+import boto3
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from moto import mock_aws
+from psycopg_pool import ConnectionPool
+
+from bench.holds import make_event
+from bench.measure import measured, median, tree_cpu
+from boxoffice import runtime
+from boxoffice.settings import Settings
+from local.aws import create_resources
+
+HOLDS = int(os.environ.get("BENCH_HANDLER_HOLDS", "300"))
+MAP_CALLS = int(os.environ.get("BENCH_MAP_CALLS", "10"))
+SIZES = (20_000, 100_000)
+
+
+class AwsTimer:
+    """Wall time and thread CPU spent inside boto3 calls (moto's, in process)."""
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+        self.calls = 0
+        self._local = threading.local()
+
+    def attach(self, client: Any) -> Any:
+        client.meta.events.register("provide-client-params.*.*", self._start)
+        client.meta.events.register("after-call.*.*", self._stop)
+        return client
+
+    def _start(self, **_: Any) -> None:
+        self._local.began = (time.perf_counter(), time.thread_time())
+
+    def _stop(self, **_: Any) -> None:
+        wall, cpu = self._local.began
+        self.wall += time.perf_counter() - wall
+        self.cpu += time.thread_time() - cpu
+        self.calls += 1
+
+
+def api_event(method: str, resource: str, path: str, params: dict[str, str], body: Any) -> Any:
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": params,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": path,
+            "stage": "bench",
+            "requestId": "bench",
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": "bench"},
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+
+
+class _Context:
+    function_name = "bench"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def context() -> LambdaContext:
+    """The fields of Lambda's context object that Powertools reads."""
+    return cast(LambdaContext, _Context())
+
+
+@contextmanager
+def in_process(url: str, pool: ConnectionPool) -> Iterator[tuple[runtime.Dependencies, AwsTimer]]:
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's
+        AWS_DEFAULT_REGION="us-east-1",
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    with mock_aws():
+        made = create_resources(None)
+        settings = Settings(
+            database_url=url,
+            sessions_table=made.tables["SessionsTable"].name,
+            admission_queue_url=made.queues["AdmissionQueue"].url,
+            admission_dlq_url=made.queues["AdmissionDeadLetterQueue"].url,
+        )
+        deps = runtime.build(settings, connection=pool.connection)
+        timer = AwsTimer()
+        dynamodb = timer.attach(boto3.client("dynamodb"))
+        sqs = timer.attach(boto3.client("sqs"))
+        deps.sessions._client = lambda: dynamodb
+        deps.queue._client = lambda: sqs
+        runtime.use(deps)
+        try:
+            yield deps, timer
+        finally:
+            runtime.use(None)
+
+
+def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> float:
+    """Print the figures; return the handler's holds per second on the 20,000-seat event."""
+    from boxoffice.stores.events import EventStore
+    from functions.create_checkout.app import lambda_handler as create_checkout
+    from functions.get_event.app import lambda_handler as get_event
+    from functions.list_seats.app import lambda_handler as list_seats
+
+    print("\n== the create-checkout handler in process (moto in process), one at a time")
+    print(
+        f"{'seats':>7} {'holds/s':>8} {'own ms':>7} {'own CPU ms':>10} {'AWS ms':>7}"
+        f" {'DB ms':>6}  own ms / SeatStore.hold ms"
+    )
+    rates: list[float] = []
+    sink = io.StringIO()  # Powertools prints its metrics; the bench shows none of them
+    with in_process(url, pool) as (deps, timer):
+        events = EventStore(pool.connection)
+        for size in SIZES:
+            event_id: UUID = make_event(events, size)
+            path = f"/events/{event_id}/checkouts"
+            fresh = boto3.client("sqs")  # not timed: it only gives the handler new queues
+            queue = [deps.settings.admission_queue_url or ""]
+            deps.queue._queue_url = partial(operator.itemgetter(0), queue)
+            timer.wall = timer.cpu = 0.0
+            wall = cpu = 0.0
+            with measured(postmaster) as figures:
+                for n in range(HOLDS):
+                    if n and n % 100 == 0:
+                        # a short queue, as the admission consumer keeps it
+                        queue[0] = fresh.create_queue(
+                            QueueName=f"bench-{size}-{n}.fifo",
+                            Attributes={"FifoQueue": "true"},
+                        )["QueueUrl"]
+                    event = api_event(
+                        "POST",
+                        "/events/{event_id}/checkouts",
+                        path,
+                        {"event_id": str(event_id)},
+                        {"seat_ids": [f"S-{n}"]},
+                    )
+                    began, began_cpu = time.perf_counter(), time.thread_time()
+                    with contextlib.redirect_stdout(sink):
+                        answer = create_checkout(event, context())
+                    wall += time.perf_counter() - began
+                    cpu += time.thread_time() - began_cpu
+                    assert answer["statusCode"] == 201, answer
+                figures.count = HOLDS
+            own = 1000 * (wall - timer.wall) / HOLDS
+            rates.append(HOLDS / wall)
+            sink.seek(0)
+            sink.truncate()
+            own_cpu = 1000 * (cpu - timer.cpu) / HOLDS
+            print(
+                f"{size:>7} {HOLDS / wall:>8.0f} {own:>7.2f} {own_cpu:>10.2f}"
+                f" {1000 * timer.wall / HOLDS:>7.2f} {figures.per(figures.db_cpu):>6.2f}"
+                f"  {own / store_ms:.2f} [<= 2; own CPU <= 3 ms]"
+            )
+        print("  own ms: the handler's wall time per hold without its AWS calls; own CPU ms:")
+        print("  its Python CPU without them; AWS ms: boto3 + moto per hold (put + send);")
+        print("  DB ms: Postgres CPU per hold; SeatStore.hold ms: 1 / its one-connection rate.")
+
+        print("\n== the seat map (GET /events/{id}/seats) and the event detail, in process")
+        event_id = make_event(events, 20_000)
+        with pool.connection() as conn:
+            conn.execute("VACUUM ANALYZE seats")
+        for name, handler, resource, path in (
+            ("seats", list_seats, "/events/{event_id}/seats", f"/events/{event_id}/seats"),
+            ("detail", get_event, "/events/{event_id}", f"/events/{event_id}"),
+        ):
+            times, cpus, size = [], [], 0
+            db0 = tree_cpu(postmaster)
+            for _ in range(MAP_CALLS):
+                began, began_cpu = time.perf_counter(), time.thread_time()
+                with contextlib.redirect_stdout(sink):
+                    answer = handler(
+                        api_event("GET", resource, path, {"event_id": str(event_id)}, None),
+                        context(),
+                    )
+                times.append(time.perf_counter() - began)
+                cpus.append(time.thread_time() - began_cpu)
+                size = len(answer["body"])
+                assert answer["statusCode"] == 200
+            db = (tree_cpu(postmaster) - db0) / MAP_CALLS
+            print(
+                f"  {name:<6} of 20,000 seats: {1000 * median(times):6.1f} ms wall,"
+                f" {1000 * median(cpus):6.1f} ms Python CPU, {1000 * db:5.1f} ms DB CPU,"
+                f" {size / 1e6:.2f} MB  ({1 / median(times):.0f}/s one at a time)"
+            )
+    return rates[0]

@@ -1,0 +1,69 @@
+"""moto in a process of its own: `python -m local.moto_server HOST PORT`.
+
+As in AWS, DynamoDB and SQS do not share an interpreter (nor a GIL) with the API gateway,
+the event-source pollers or each other: local/aws.py starts one of these per service group.
+It prints `ready <port>` once it listens, logs no requests, and exits when its parent
+closes its stdin (or dies), so it never outlives the stack.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import threading
+from typing import Any
+
+from werkzeug.serving import make_server
+
+
+def _exit_with_parent() -> None:
+    sys.stdin.buffer.read()  # returns at EOF: the parent has gone or closed the pipe
+    os._exit(0)
+
+
+def _remember_pure_lookups() -> None:
+    """Two things moto's server recomputes on every request although they never change:
+    the list of its own service packages (a directory listing and ~200 stat calls, under
+    its dispatch lock) and the CamelCase-to-snake_case names of API fields (dozens per
+    request). Remembering them takes a third of moto's CPU per call away."""
+    import moto.backends
+    import moto.core.responses
+    import moto.core.utils
+    import moto.sqs.models
+
+    modules = tuple(moto.backends.list_of_moto_modules())
+    moto.backends.list_of_moto_modules = lambda: modules
+    convert = functools.lru_cache(maxsize=4096)(moto.core.utils.camelcase_to_underscores)
+    for module in (moto.core.utils, moto.core.responses, moto.sqs.models):
+        module.camelcase_to_underscores = convert  # type: ignore[attr-defined]
+
+
+def main(argv: list[str]) -> int:
+    host, port = argv[0], int(argv[1])
+    for name in ("werkzeug", "moto", "botocore", "boto3", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    class Quiet(MotoRequestHandler):
+        def log_request(self, *args: Any) -> None:
+            return
+
+    _remember_pure_lookups()
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(host, port, app, threaded=True, request_handler=Quiet)
+    server.daemon_threads = True  # type: ignore[attr-defined]
+    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
+    sys.stdout.write(f"ready {server.server_address[1]}\n")
+    sys.stdout.flush()
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
