@@ -88,6 +88,8 @@ def main() -> None:
                     "name": "bench",
                     "venue": "bench",
                     "starts_at": "2031-01-01T20:00:00Z",
+                    # every bench client is 127.0.0.1: no cap on what one holds
+                    "max_held_per_client": 10_000,
                     "admission_per_second": RATE,
                     "seats": seats,
                 },

@@ -127,6 +127,8 @@ def make_event(stack: Stack, seats: int) -> str:
             "name": "bench",
             "venue": "bench",
             "starts_at": "2031-01-01T20:00:00Z",
+            # every bench client is 127.0.0.1: no cap on what one holds
+            "max_held_per_client": 10_000,
             "admission_per_second": 1000,
             "seats": [
                 {

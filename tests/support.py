@@ -111,13 +111,16 @@ def event_spec(
     checkout_seconds: int = 300,
     admission_per_second: float = 1,
     name: str | None = None,
+    max_held_per_client: int = 10_000,  # the handler tests all hold from one address
+    starts_at: str = "2031-06-01T19:30:00Z",
 ) -> EventSpec:
     per_row = 6
     return EventSpec.model_validate(
         {
             "name": name or f"Event {uuid4().hex[:6]}",
             "venue": "Main Hall",
-            "starts_at": "2031-06-01T19:30:00Z",
+            "starts_at": starts_at,
+            "max_held_per_client": max_held_per_client,
             "hold_seconds": hold_seconds,
             "checkout_seconds": checkout_seconds,
             "admission_per_second": admission_per_second,

@@ -68,6 +68,26 @@ class NoSeatsTogether(DomainError):
     code = "no_seats_together"
 
 
+class HoldLimit(DomainError):
+    """One client holds as many seats of this event as it may (seat spinning)."""
+
+    code = "hold_limit"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"You already hold as many seats of this event as one buyer may ({limit})."
+            " Pay for them or cancel a checkout to hold others.",
+            max_held_per_client=limit,
+        )
+
+
+class SalesClosed(DomainError):
+    code = "sales_closed"
+
+    def __init__(self) -> None:
+        super().__init__("This event has started: its seats are no longer on sale.")
+
+
 class CheckoutNotFound(DomainError):
     code = "checkout_not_found"
 

@@ -44,6 +44,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], HTTPStatus] = {
     errors.SeatNotFound: HTTPStatus.NOT_FOUND,
     errors.CheckoutNotFound: HTTPStatus.NOT_FOUND,
     errors.SeatsUnavailable: HTTPStatus.CONFLICT,
+    errors.SalesClosed: HTTPStatus.CONFLICT,
+    errors.HoldLimit: HTTPStatus.TOO_MANY_REQUESTS,
     errors.NoSeatsTogether: HTTPStatus.CONFLICT,
     errors.NotAdmitted: HTTPStatus.CONFLICT,
     errors.CheckoutExpired: HTTPStatus.CONFLICT,
@@ -76,6 +78,7 @@ _DESCRIBED = {
     HTTPStatus.FORBIDDEN: "Credentials that are not this checkout's, or not an admin's.",
     HTTPStatus.NOT_FOUND: "No such event, seat, checkout or route.",
     HTTPStatus.CONFLICT: "The state does not allow it (seats taken, not admitted, expired...).",
+    HTTPStatus.TOO_MANY_REQUESTS: "Too many seats held, or requests sent, by this client.",
     HTTPStatus.SERVICE_UNAVAILABLE: "A backing service is down; retry after `Retry-After`.",
 }
 
@@ -257,6 +260,15 @@ def _body_parses(app: APIGatewayRestResolver) -> bool:
 def json_body(app: APIGatewayRestResolver, model: type[Model]) -> Model:
     """The body as `model`, for routes that must check something (the caller) first."""
     return model.model_validate_json(app.current_event.decoded_body or "")
+
+
+def client_address(app: APIGatewayRestResolver) -> str:
+    """Who is asking: the viewer CloudFront vouches for (`CloudFront-Viewer-Address`, set by
+    the edge; the API takes only CloudFront's traffic), else API Gateway's `sourceIp`."""
+    viewer = app.current_event.headers.get("cloudfront-viewer-address") or ""
+    if ":" in viewer:  # "198.51.100.10:46532", or an IPv6 address and its port the same way
+        return viewer.rsplit(":", 1)[0].strip("[]")[:64]
+    return str(app.current_event.request_context.identity.source_ip or "unknown")[:64]
 
 
 def bearer_token(app: APIGatewayRestResolver) -> str | None:

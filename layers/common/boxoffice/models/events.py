@@ -105,6 +105,8 @@ class EventSpec(_Strict):
     hold_seconds: Annotated[StrictInt, Field(ge=1, le=86_400)] = 600
     checkout_seconds: Annotated[StrictInt, Field(ge=1, le=86_400)] = 300
     admission_per_second: Annotated[StrictFloat | StrictInt, Field(ge=0.001, le=1_000)] = 1
+    # The most seats one client (address) may hold at once for this event (seat spinning).
+    max_held_per_client: Annotated[StrictInt, Field(ge=1, le=10_000)] = 20
     # ISO 4217 (three letters), kept in lower case as Stripe takes it.
     currency: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z]{3}$")] = "usd"
     seats: Annotated[list[SeatSpec], Field(min_length=1)]
@@ -189,6 +191,7 @@ class Event(EventSummary):
     checkout_seconds: int
     admission_per_second: float
     currency: str = "usd"
+    max_held_per_client: int = 20
 
 
 class RowLayout(BaseModel):

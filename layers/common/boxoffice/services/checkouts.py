@@ -20,6 +20,7 @@ from boxoffice.errors import (
     InvalidRequest,
     NotAdmitted,
     NotFound,
+    SalesClosed,
     Unauthorized,
 )
 from boxoffice.ids import parse_uuid
@@ -105,7 +106,11 @@ def view(session: Session, now: datetime, line: Line | None = None) -> CheckoutV
     )
 
 
-def create_checkout(deps: Dependencies, event_id: str, request: CheckoutRequest) -> CheckoutCreated:
+def create_checkout(
+    deps: Dependencies, event_id: str, request: CheckoutRequest, client: str | None = None
+) -> CheckoutCreated:
+    """Hold the seats (all or none) and join the line. `client` (the caller's address)
+    holds at most the event's `max_held_per_client` seats at once."""
     limit = deps.settings.max_seats_per_checkout
     if len(request.seat_ids) > limit:
         raise InvalidRequest(f"A checkout may hold at most {limit} seats.", max_seats=limit)
@@ -113,7 +118,17 @@ def create_checkout(deps: Dependencies, event_id: str, request: CheckoutRequest)
     now = deps.clock.now()
     checkout_id = uuid4()
     hold_until_ms = hold_end_ms(now, event.hold_seconds)
-    hold = deps.seats.hold(event.id, request.seat_ids, checkout_id, from_ms(hold_until_ms), now)
+    if now >= event.starts_at:
+        raise SalesClosed()
+    hold = deps.seats.hold(
+        event.id,
+        request.seat_ids,
+        checkout_id,
+        from_ms(hold_until_ms),
+        now,
+        client=client,
+        max_held=event.max_held_per_client,
+    )
     token = secrets.token_urlsafe(32)
     session = Session(
         checkout_id=checkout_id,

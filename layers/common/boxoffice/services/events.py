@@ -61,6 +61,8 @@ def create_event(deps: Dependencies, spec: EventSpec) -> EventDetail:
         raise InvalidRequest(
             f"An event may have at most {deps.settings.max_seats_per_event} seats."
         )
+    if spec.starts_at <= deps.clock.now():
+        raise InvalidRequest("starts_at has passed: an event must start in the future.")
     event_id = uuid4()
     deps.events.create(event_id, spec)
     logger.info("event created", extra={"event_id": str(event_id), "seats": len(spec.seats)})

@@ -24,7 +24,7 @@ _LIVE_STATUS = (
 # index `seats_taken` (migration 005), so neither reads the seats' rows one by one.
 _EVENT_WITH_COUNTS = """
 SELECT e.id, e.name, e.venue, e.starts_at, e.hold_seconds, e.checkout_seconds,
-       e.admission_per_second, e.currency,
+       e.admission_per_second, e.currency, e.max_held_per_client,
        t.total AS seats_total, t.total - u.taken AS seats_available
 FROM events e
 CROSS JOIN LATERAL (SELECT count(*) AS total FROM seats s WHERE s.event_id = e.id) t
@@ -60,6 +60,7 @@ class EventSettings:
     checkout_seconds: int
     admission_per_second: float
     currency: str
+    max_held_per_client: int
 
 
 # The best block of %(count)s free seats in one row, in one statement: the free seats of each
@@ -144,8 +145,8 @@ class EventStore:
         with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO events (id, name, venue, starts_at, hold_seconds, checkout_seconds,"
-                " admission_per_second, currency, layout, section_order)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " admission_per_second, currency, layout, section_order, max_held_per_client)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     event_id,
                     spec.name,
@@ -157,6 +158,7 @@ class EventStore:
                     spec.currency,
                     Jsonb(spec.layout.model_dump(exclude_none=True)) if spec.layout else None,
                     spec.section_order,
+                    spec.max_held_per_client,
                 ),
             )
             cur.execute(
@@ -190,7 +192,7 @@ class EventStore:
         with self._connection() as conn:
             row = conn.execute(
                 "SELECT id, name, starts_at, hold_seconds, checkout_seconds,"
-                " admission_per_second, currency FROM events WHERE id = %s",
+                " admission_per_second, currency, max_held_per_client FROM events WHERE id = %s",
                 (event_id,),
             ).fetchone()
         if row is None:

@@ -15,7 +15,7 @@ from functools import cache
 from typing import LiteralString
 from uuid import UUID
 
-from boxoffice.errors import CheckoutExpired, SeatNotFound, SeatsUnavailable
+from boxoffice.errors import CheckoutExpired, HoldLimit, SeatNotFound, SeatsUnavailable
 from boxoffice.models.events import SeatInfo
 from boxoffice.stores.database import Connection, ConnectionSource
 from boxoffice.stores.events import Line, line_sequence
@@ -51,10 +51,19 @@ WITH locked AS (
            (status = 'available' OR (status = 'held' AND held_until <= %(now)s)) AS free
     FROM seats WHERE event_id = %(event)s AND seat_id = ANY(%(ids)s)
     ORDER BY seat_id FOR UPDATE
+), client AS (
+    -- the seats this client holds now (its holds are serialised by an advisory lock)
+    SELECT %(client)s::text IS NULL
+           OR count(*) + cardinality(%(ids)s::text[]) <= %(cap)s::integer AS ok
+    FROM seats WHERE event_id = %(event)s AND held_by = %(client)s::text
+      AND status = 'held' AND held_until > %(now)s
 ), verdict AS (
-    SELECT count(*) FILTER (WHERE free) = cardinality(%(ids)s::text[]) AS ok FROM locked
+    SELECT count(*) FILTER (WHERE free) = cardinality(%(ids)s::text[])
+           AND (SELECT ok FROM client) AS ok
+    FROM locked
 ), taken AS (
-    UPDATE seats s SET status = 'held', checkout_id = %(checkout)s, held_until = %(until)s
+    UPDATE seats s SET status = 'held', checkout_id = %(checkout)s, held_until = %(until)s,
+                       held_by = %(client)s::text
     FROM verdict v
     WHERE v.ok AND s.event_id = %(event)s AND s.seat_id = ANY(%(ids)s)
       AND (s.status = 'available' OR (s.status = 'held' AND s.held_until <= %(now)s))
@@ -64,7 +73,8 @@ WITH locked AS (
     FROM events e, verdict v WHERE e.id = %(event)s AND v.ok
 )
 SELECT l.seat_id, l.section, l.row_label, l.number, l.price_cents, l.free,
-       p.seq, p.admitted_seq, p.next_admission_at, (SELECT count(*) FROM taken)
+       p.seq, p.admitted_seq, p.next_admission_at, (SELECT count(*) FROM taken),
+       (SELECT ok FROM client)
 FROM locked l LEFT JOIN place p ON true
 """
 
@@ -100,11 +110,16 @@ class SeatStore:
         checkout_id: UUID,
         held_until: datetime,
         now: datetime,
+        *,
+        client: str | None = None,
+        max_held: int | None = None,
     ) -> Hold:
         """Hold every listed seat for `checkout_id`, or none; give the checkout its place.
 
-        One statement, one round trip: it locks the seats in seat order, takes them only if
-        every one is free, and only then takes the next place in line (see `HOLD`).
+        One statement: it locks the seats in seat order, takes them only if every one is
+        free, and only then takes the next place in line (see `HOLD`). With a `client`, the
+        seats it holds live stay within `max_held`: its holds of this event take an advisory
+        lock first (one pipelined transaction), so concurrent ones cannot both pass the count.
         """
         wanted = sorted(set(seat_ids))
         params: dict[str, object] = {
@@ -113,10 +128,21 @@ class SeatStore:
             "until": held_until,
             "now": now,
             "line": line_sequence(event_id),
+            "client": client,
+            "cap": max_held,
         }
         params.update((f"s{i}", seat_id) for i, seat_id in enumerate(wanted))
+        statement = _hold_statement(len(wanted))
         with self._connection() as conn:
-            rows = conn.execute(_hold_statement(len(wanted)), params).fetchall()
+            if client is None:
+                rows = conn.execute(statement, params).fetchall()
+            else:
+                with conn.pipeline(), conn.transaction():
+                    conn.execute(
+                        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                        (f"hold/{event_id}/{client}",),
+                    )
+                    rows = conn.execute(statement, params).fetchall()
         found = {row[0]: row for row in rows}
         missing = set(wanted) - set(found)
         if missing:
@@ -124,6 +150,8 @@ class SeatStore:
         taken = [(r[0], r[1], r[2], r[3]) for r in rows if not r[5]]
         if taken:
             raise SeatsUnavailable(taken)
+        if rows and not rows[0][10]:
+            raise HoldLimit(max_held or 0)
         first = rows[0]
         if first[6] is None or first[9] != len(wanted):  # cannot happen: the rows were locked
             self.release(event_id, checkout_id)
