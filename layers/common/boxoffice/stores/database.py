@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -54,7 +53,6 @@ def conninfo_from_settings(settings: Settings) -> str:
         dbname=settings.db_name,
         user=secret["username"],
         password=secret["password"],
-        application_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "boxoffice"),
         **tls_verified(),
     )
 
