@@ -275,3 +275,17 @@ def test_multi_az_and_performance_insights_are_parameters():
     assert (on["MultiAZ"], on["EnablePerformanceInsights"]) == (True, True)
     assert (off["MultiAZ"], off["EnablePerformanceInsights"]) == (False, False)
     assert "PerformanceInsightsRetentionPeriod" not in off
+
+
+def test_the_layer_is_built_with_bytecode_for_the_functions_architecture():
+    layer = template.load()["Resources"]["CommonLayer"]
+    functions = template.load()["Globals"]["Function"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    [arch] = functions["Architectures"]
+    assert layer["Metadata"]["BuildArchitecture"] == arch
+    assert layer["Properties"]["CompatibleArchitectures"] == [arch]
+    makefile = (template.TEMPLATE.parent / "layers" / "common" / "Makefile").read_text()
+    wheel_arch = {"arm64": "aarch64", "x86_64": "x86_64"}[arch]
+    assert f"PLATFORM := {wheel_arch}" in makefile
+    assert "compileall" in makefile
+    assert "unchecked-hash" in makefile
