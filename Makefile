@@ -11,6 +11,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
+# checkov pins its own boto3 and pydantic too: a third venv.
+CHECKOV_VENV := .tools/checkov
 # `sam build` for python3.13 looks for python3.13 on PATH.
 SAM_PATH := $(dir $(BASE_PYTHON)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
@@ -36,6 +38,11 @@ $(SAM_VENV)/.stamp: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install -q -r requirements-sam.txt
 	@touch $@
 
+$(CHECKOV_VENV)/.stamp: requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(SAM_PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt
+	@touch $@
+
 lint: $(VENV)/.stamp ## ruff (lint and format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -52,10 +59,12 @@ $(CHROMIUM):
 unit: $(VENV)/.stamp $(SAM_VENV)/.stamp $(CHROMIUM) ## Run pytest only (PYTEST_ARGS to pass options)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-sam-check: $(SAM_VENV)/.stamp $(VENV)/.stamp ## sam validate (+ --lint), cfn-lint and sam build
+# checkov: every check passes or is skipped in template.yaml with its reason (offline).
+sam-check: $(SAM_VENV)/.stamp $(VENV)/.stamp $(CHECKOV_VENV)/.stamp ## sam validate (+ --lint), cfn-lint, checkov and sam build
 	$(SAM) validate --region $(AWS_DEFAULT_REGION)
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
 	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 	PATH="$(SAM_PATH)" $(SAM) build --parallel --cached
 
 test: lint unit sam-check ## Everything CI runs: lint, types, tests and the SAM checks

@@ -12,7 +12,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service="boxoffice")
-tracer = Tracer(service="boxoffice")
+# X-Ray patches what the functions call out to and no more: AWS APIs (botocore) and Stripe
+# (requests). Not every library the SDK knows (patch_all imports and wraps each one found,
+# psycopg's connections included, a wrapper no local run or test exercises).
+tracer = Tracer(service="boxoffice", patch_modules=("botocore", "requests"))
 metrics = Metrics(namespace="BoxOffice", service="boxoffice")
 
 # An invocation that refuses a request records no metric; that is not worth a warning.

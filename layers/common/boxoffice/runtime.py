@@ -9,8 +9,6 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-import boto3
-
 from boxoffice.clock import Clock, SystemClock
 from boxoffice.dependencies import Dependencies
 from boxoffice.settings import Settings, get_settings
@@ -48,12 +46,17 @@ def build(
 ) -> Dependencies:
     """Wire the stores; AWS clients and the DB connection are created on first use."""
 
+    # boto3 is imported where a client is first made, not by every function at import.
     @cache
     def dynamodb() -> DynamoDBClient:
+        import boto3
+
         return boto3.client("dynamodb")
 
     @cache
     def sqs() -> SQSClient:
+        import boto3
+
         return boto3.client("sqs")
 
     def queue_url() -> str:
