@@ -5,7 +5,8 @@
 2. the create-checkout handler in process (moto in process) against `SeatStore.hold`,
    and the seat map's cost;
 3. the local stack over HTTP against the handler in process, a storm of fans on one seat;
-4. admission pacing through the local stack (bench/admission.py).
+4. admission pacing through the local stack (bench/admission.py);
+5. each function's cold import time, layer with and without bytecode (bench/imports.py).
 
 It starts a throwaway Postgres (`BENCH_DATABASE_URL` to use yours). BENCH_PARTS picks parts
 (e.g. `holds,handler`); BENCH_SECONDS, BENCH_ROUNDS, BENCH_HTTP_SECONDS set the lengths.
@@ -22,12 +23,12 @@ from contextlib import contextmanager
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from bench import admission, handler, holds, stack_http
+from bench import admission, handler, holds, imports, stack_http
 from bench.measure import postmaster_pid
 from boxoffice.stores.migrate import migrate
 from local.postgres import throwaway_database
 
-PARTS = set(os.environ.get("BENCH_PARTS", "holds,handler,http,admission").split(","))
+PARTS = set(os.environ.get("BENCH_PARTS", "holds,handler,http,admission,imports").split(","))
 
 
 @contextmanager
@@ -57,6 +58,8 @@ def main() -> None:
             stack_http.run(url, postmaster, handler_rate)
     if "admission" in PARTS:
         admission.main()
+    if "imports" in PARTS:
+        imports.main()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nbench took {time.monotonic() - began:.0f} s; peak RSS of this process {rss:.0f} MiB")
 
