@@ -227,6 +227,20 @@ class EventStore:
         """Every seat with its status now, in map order (section, row, number)."""
         return _SEAT_LIST.validate_json(self.seats_json(event_id, now))
 
+    def seat_map_version(self, event_id: UUID, now: datetime) -> str:
+        """A fingerprint of everything in the seat map that can change: which seats are
+        taken and whether each is booked, held live or held past its time. It reads only
+        the taken seats (the partial index of migration 005), not the map."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT count(*), coalesce(sum(hashtextextended(seat_id || ':' || status"
+                " || ':' || (status = 'booked' OR held_until > %(now)s)::text, 0)), 0)"
+                " FROM seats WHERE event_id = %(id)s AND status <> 'available'",
+                {"id": event_id, "now": now},
+            ).fetchone()
+        count, digest = row if row else (0, 0)
+        return f"{count}-{int(digest) & 0xFFFFFFFFFFFFFFFF:x}"
+
     def seats_json(self, event_id: UUID, now: datetime) -> str:
         """`seats` as the JSON text of its list, straight from Postgres."""
         with self._connection() as conn:
