@@ -112,3 +112,23 @@ def test_starting_a_payment_runs_outside_the_vpc_and_the_rest_inside():
     functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Function"}
     outside = {name for name, f in functions.items() if "VpcConfig" not in f["Properties"]}
     assert outside == {"StartPaymentFunction"}
+
+
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS managed CachingDisabled
+
+
+def test_event_reads_are_cached_at_the_edge_and_checkouts_never():
+    resources = deployed()
+    config = resources["WebDistribution"]["Properties"]["DistributionConfig"]
+    behaviours = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    for pattern in ("/events", "/events/*"):
+        assert behaviours[pattern]["CachePolicyId"] == {"Ref": "EventsCachePolicy"}
+        assert behaviours[pattern]["OriginRequestPolicyId"] == {"Ref": "ApiOriginRequestPolicy"}
+    assert behaviours["/checkouts/*"]["CachePolicyId"] == CACHING_DISABLED
+    policy = resources["EventsCachePolicy"]["Properties"]["CachePolicyConfig"]
+    key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["HeadersConfig"] == {"HeaderBehavior": "none"}  # never keyed on Authorization
+    assert key["CookiesConfig"] == {"CookieBehavior": "none"}
+    assert (policy["DefaultTTL"], policy["MaxTTL"]) == (0, 600)  # what the API says, at most
+    forwarded = resources["ApiOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
+    assert "CloudFront-Viewer-Address" in forwarded["HeadersConfig"]["Headers"]

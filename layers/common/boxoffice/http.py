@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from http import HTTPStatus
@@ -83,12 +84,18 @@ _DESCRIBED = {
 }
 
 
-def answers(status: int, model: Any, *refusals: HTTPStatus) -> dict[int, OpenAPIResponse]:
+def answers(
+    status: int, model: Any, *refusals: HTTPStatus, cached: bool = False
+) -> dict[int, OpenAPIResponse]:
     """The responses a route documents (its OpenAPI): `model` on success, ErrorBody on each
-    refusal; every route may also answer 400 and 503."""
+    refusal; every route may also answer 400 and 503; a cached read also 304."""
     documented: dict[int, OpenAPIResponse] = {
         status: {"description": "Done.", "content": {JSON: {"model": model}}}
     }
+    if cached:
+        documented[int(HTTPStatus.NOT_MODIFIED)] = {
+            "description": "Unchanged since the ETag sent in If-None-Match (no body)."
+        }
     for refusal in sorted({HTTPStatus.BAD_REQUEST, HTTPStatus.SERVICE_UNAVAILABLE, *refusals}):
         documented[int(refusal)] = {
             "description": _DESCRIBED[refusal],
@@ -120,9 +127,37 @@ def json_response(payload: Any, status: HTTPStatus = HTTPStatus.OK) -> Response[
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-def json_text_response(body: str, status: HTTPStatus = HTTPStatus.OK) -> Response[str]:
-    """A response whose body is JSON text already (built by Postgres, say)."""
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+# How long the edge and browsers keep reads (DESIGN.md, "Caching, limits and faults").
+EVENTS_MAX_AGE = 600
+SEAT_MAP_MAX_AGE = 10
+
+
+def cached_json_response(
+    app: APIGatewayRestResolver,
+    payload: Any,
+    max_age: int,
+    etag: str | None = None,
+) -> Response[str]:
+    """A read the edge and browsers may keep `max_age` seconds, with a strong ETag; 304
+    without a body when If-None-Match names it. `payload` is a model (or list of models),
+    JSON text, or a function making either: given a cheap `etag` of its own, a revalidation
+    that matches never calls it."""
+    asked = app.current_event.headers.get("if-none-match") or ""
+    tags = {tag.strip().removeprefix("W/") for tag in asked.split(",")}
+    body: str | None = None
+    if etag is None:
+        body = _json_text(payload() if callable(payload) else payload)
+        etag = f'"{hashlib.blake2b(body.encode(), digest_size=16).hexdigest()}"'
+    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": etag}
+    if etag in tags or "*" in tags:
+        return Response(status_code=HTTPStatus.NOT_MODIFIED, body="", headers=headers)
+    if body is None:
+        body = _json_text(payload() if callable(payload) else payload)
+    return Response(status_code=HTTPStatus.OK, content_type=JSON, body=body, headers=headers)
+
+
+def _json_text(payload: Any) -> str:
+    return payload if isinstance(payload, str) else to_json(payload).decode()
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -93,3 +93,9 @@ def seat_map_json(deps: Dependencies, event_id: str) -> str:
     """`list_seats` as JSON text built by Postgres: the polled seat map, no work per seat."""
     event = event_settings_or_404(deps, event_id)
     return deps.events.seats_json(event.id, deps.clock.now())
+
+
+def seat_map_etag(deps: Dependencies, event_id: str) -> str:
+    """An ETag of the seat map now, from the taken seats alone (see EventStore)."""
+    event = event_settings_or_404(deps, event_id)
+    return f'"{event.id.hex}-{deps.events.seat_map_version(event.id, deps.clock.now())}"'

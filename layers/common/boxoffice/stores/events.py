@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -134,12 +135,15 @@ class Line:
 
 # How many events' settings a warm container keeps (the oldest read goes first).
 _SETTINGS_KEPT = 1024
+# How long a warm container reuses an event's line state for queued fans' polls.
+LINE_MAX_AGE_SECONDS = 1.0
 
 
 class EventStore:
     def __init__(self, connection: ConnectionSource) -> None:
         self._connection = connection
         self._settings: dict[UUID, EventSettings] = {}
+        self._lines: dict[UUID, tuple[float, Line]] = {}
 
     def create(self, event_id: UUID, spec: EventSpec) -> None:
         with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
@@ -227,6 +231,20 @@ class EventStore:
         """Every seat with its status now, in map order (section, row, number)."""
         return _SEAT_LIST.validate_json(self.seats_json(event_id, now))
 
+    def seat_map_version(self, event_id: UUID, now: datetime) -> str:
+        """A fingerprint of everything in the seat map that can change: which seats are
+        taken and whether each is booked, held live or held past its time. It reads only
+        the taken seats (the partial index of migration 005), not the map."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT count(*), coalesce(sum(hashtextextended(seat_id || ':' || status"
+                " || ':' || (status = 'booked' OR held_until > %(now)s)::text, 0)), 0)"
+                " FROM seats WHERE event_id = %(id)s AND status <> 'available'",
+                {"id": event_id, "now": now},
+            ).fetchone()
+        count, digest = row if row else (0, 0)
+        return f"{count}-{int(digest) & 0xFFFFFFFFFFFFFFFF:x}"
+
     def seats_json(self, event_id: UUID, now: datetime) -> str:
         """`seats` as the JSON text of its list, straight from Postgres."""
         with self._connection() as conn:
@@ -268,11 +286,25 @@ class EventStore:
         return row is not None
 
     def line(self, event_id: UUID) -> Line:
+        """Where the event's line stands, as read at most LINE_MAX_AGE_SECONDS ago.
+
+        A queued fan's poll needs it; reading it once a second per warm container instead
+        of on every poll keeps places exact or long: each fan the consumer schedules since
+        moves one place from "not scheduled" to "a slot ahead" (the same count, the same
+        wait), and one it skips is still counted until the next read.
+        """
+        kept = self._lines.get(event_id)
+        if kept is not None and time.monotonic() - kept[0] < LINE_MAX_AGE_SECONDS:
+            return kept[1]
         with self._connection() as conn:
             row = conn.execute(
                 "SELECT admitted_seq, next_admission_at FROM events WHERE id = %s", (event_id,)
             ).fetchone()
-        return Line(admitted_seq=row[0], next_admission_at=row[1]) if row else Line(0, None)
+        line = Line(admitted_seq=row[0], next_admission_at=row[1]) if row else Line(0, None)
+        if len(self._lines) >= _SETTINGS_KEPT:
+            self._lines.pop(next(iter(self._lines)))
+        self._lines[event_id] = (time.monotonic(), line)
+        return line
 
     def reserve_admission_slot(
         self, event_id: UUID, now: datetime, interval: timedelta, before: datetime
