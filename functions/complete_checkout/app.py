@@ -4,7 +4,14 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import Response
 
-from boxoffice.http import answers, api_handler, bearer_token, json_response, make_resolver
+from boxoffice.http import (
+    CHECKOUT_REFUSALS,
+    answers,
+    api_handler,
+    bearer_token,
+    json_response,
+    make_resolver,
+)
 from boxoffice.models.checkouts import CheckoutView
 from boxoffice.runtime import dependencies
 from boxoffice.services import checkouts
@@ -15,14 +22,7 @@ app = make_resolver()
 @app.post(
     "/checkouts/<checkout_id>/complete",
     status_code=HTTPStatus.OK,
-    responses=answers(
-        HTTPStatus.OK,
-        CheckoutView,
-        HTTPStatus.UNAUTHORIZED,
-        HTTPStatus.FORBIDDEN,
-        HTTPStatus.NOT_FOUND,
-        HTTPStatus.CONFLICT,
-    ),
+    responses=answers(HTTPStatus.OK, CheckoutView, *CHECKOUT_REFUSALS, HTTPStatus.CONFLICT),
 )
 def complete_checkout(checkout_id: str) -> Response[str]:
     return json_response(

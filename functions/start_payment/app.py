@@ -4,7 +4,14 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import Response
 
-from boxoffice.http import answers, api_handler, bearer_token, json_response, make_resolver
+from boxoffice.http import (
+    CHECKOUT_REFUSALS,
+    answers,
+    api_handler,
+    bearer_token,
+    json_response,
+    make_resolver,
+)
 from boxoffice.models.checkouts import Payment
 from boxoffice.runtime import dependencies
 from boxoffice.services import checkouts
@@ -15,14 +22,7 @@ app = make_resolver()
 @app.post(
     "/checkouts/<checkout_id>/payment",
     status_code=HTTPStatus.OK,
-    responses=answers(
-        HTTPStatus.OK,
-        Payment,
-        HTTPStatus.UNAUTHORIZED,
-        HTTPStatus.FORBIDDEN,
-        HTTPStatus.NOT_FOUND,
-        HTTPStatus.CONFLICT,
-    ),
+    responses=answers(HTTPStatus.OK, Payment, *CHECKOUT_REFUSALS, HTTPStatus.CONFLICT),
 )
 def start_payment(checkout_id: str) -> Response[str]:
     origin = app.current_event.headers.get("origin")

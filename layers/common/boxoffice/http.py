@@ -84,6 +84,10 @@ _DESCRIBED = {
 }
 
 
+# What every route of one checkout may refuse: no token, another's token, no such checkout.
+CHECKOUT_REFUSALS = (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND)
+
+
 def answers(
     status: int, model: Any, *refusals: HTTPStatus, cached: bool = False
 ) -> dict[int, OpenAPIResponse]:

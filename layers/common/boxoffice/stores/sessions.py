@@ -143,42 +143,24 @@ class SessionStore:
         the hold to have ended by then. Returns False, changing nothing, when the
         condition does not hold.
         """
-        names = {"#status": "status"}
-        values: dict[str, Any] = {":to": to}
+        values: dict[str, Any] = {}
         allowed = []
         for i, status in enumerate(sorted(set(from_statuses))):
             values[f":from{i}"] = status
             allowed.append(f":from{i}")
-        condition = f"attribute_exists(checkout_id) AND #status IN ({', '.join(allowed)})"
+        condition = f"#status IN ({', '.join(allowed)})"
         if live_at is not None:
             values[":now"] = floor_ms(live_at)
             condition += " AND hold_until_ms > :now"
         if ended_by is not None:
             values[":now"] = floor_ms(ended_by)
             condition += " AND hold_until_ms <= :now"
-        updates = ["#status = :to"]
-        for i, (name, value) in enumerate((sets or {}).items()):
-            names[f"#f{i}"] = name
-            values[f":v{i}"] = value.isoformat() if isinstance(value, datetime) else value
-            updates.append(f"#f{i} = :v{i}")
-        expression = "SET " + ", ".join(updates)
-        dropped = []
-        for i, name in enumerate(remove):
-            names[f"#r{i}"] = name
-            dropped.append(f"#r{i}")
-        if dropped:
-            expression += " REMOVE " + ", ".join(dropped)
-        try:
-            self._client().update_item(
-                TableName=self._table_name,
-                Key=self._key(checkout_id),
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={k: _serializer.serialize(v) for k, v in values.items()},
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
-        return True
+        changed = self.update(
+            checkout_id,
+            {"status": to, **(sets or {})},
+            remove=remove,
+            condition=condition,
+            values=values,
+            names={"#status": "status"},
+        )
+        return changed is not None
