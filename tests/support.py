@@ -155,34 +155,11 @@ def on_checkout(name: str, checkout_id: str, token: str | None) -> tuple[int, An
 
 
 def sqs_lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    """Messages from ReceiveMessage in the shape Lambda's SQS event source delivers."""
-    records = []
-    for message in messages:
-        attributes = message.get("Attributes", {})
-        records.append(
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": {
-                    "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
-                    "SentTimestamp": attributes.get("SentTimestamp", "0"),
-                    "SenderId": attributes.get("SenderId", "AIDAEXAMPLE"),
-                    "ApproximateFirstReceiveTimestamp": attributes.get(
-                        "ApproximateFirstReceiveTimestamp", "0"
-                    ),
-                    "MessageGroupId": attributes.get("MessageGroupId", ""),
-                    "MessageDeduplicationId": attributes.get("MessageDeduplicationId", ""),
-                    "SequenceNumber": attributes.get("SequenceNumber", "0"),
-                },
-                "messageAttributes": {},
-                "md5OfBody": message.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "us-east-1",
-            }
-        )
-    return {"Records": records}
+    """Messages from ReceiveMessage in the shape Lambda's SQS event source delivers (the
+    local stack's own mapping makes them the same way)."""
+    from local.sources import sqs_record
+
+    return {"Records": [sqs_record(message, queue_arn) for message in messages]}
 
 
 def receive(queue_url: str, max_messages: int = 10) -> list[dict[str, Any]]:
