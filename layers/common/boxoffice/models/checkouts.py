@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -10,6 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from boxoffice.clock import ceil_ms, from_ms
+from boxoffice.models.admission import Line
 from boxoffice.models.events import SeatInfo
 
 StoredStatus = Literal["queued", "admitted", "completed", "expired", "cancelled", "refunded"]
@@ -44,6 +47,16 @@ class CheckoutRequest(BaseModel):
         if repeated:
             raise ValueError(f"seat_ids must not repeat; repeated: {', '.join(repeated)}")
         return seat_ids
+
+
+def hold_end_ms(start: datetime, seconds: int) -> int:
+    """A hold of `seconds` from `start`, ending on a whole millisecond (as stored)."""
+    return ceil_ms(start) + 1000 * seconds
+
+
+def retain_until(hold_until_ms: int, retention_seconds: int) -> int:
+    """The TTL (epoch seconds) of a session whose hold ends at `hold_until_ms`."""
+    return math.ceil(hold_until_ms / 1000) + retention_seconds
 
 
 class Session(BaseModel):
@@ -112,6 +125,15 @@ class Session(BaseModel):
         if self.status == "admitted" and not self.admitted_by(now):
             return "queued"
         return self.status
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Seats just held for a checkout, and its place in the event's line."""
+
+    seats: list[SeatInfo]
+    seq: int  # this checkout's place in its event's line
+    line: Line  # where the line stood when the checkout joined it
 
 
 class CheckoutView(BaseModel):

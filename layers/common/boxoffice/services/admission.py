@@ -27,9 +27,8 @@ from boxoffice.clock import ceil_ms, from_ms
 from boxoffice.dependencies import Dependencies
 from boxoffice.errors import PoisonMessage
 from boxoffice.models.admission import AdmissionMessage
-from boxoffice.models.checkouts import Session
+from boxoffice.models.checkouts import Session, hold_end_ms, retain_until
 from boxoffice.observability import MetricUnit, logger, metrics
-from boxoffice.services.checkouts import hold_end_ms, retain_until
 
 Outcome = Literal["admitted", "skipped", "dead-lettered"]
 

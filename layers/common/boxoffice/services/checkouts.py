@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from boxoffice.clock import ceil_ms, from_ms
+from boxoffice.clock import from_ms
 from boxoffice.dependencies import Dependencies
 from boxoffice.errors import (
     CheckoutCompleted,
@@ -24,7 +24,7 @@ from boxoffice.errors import (
     Unauthorized,
 )
 from boxoffice.ids import parse_uuid
-from boxoffice.models.admission import AdmissionMessage
+from boxoffice.models.admission import AdmissionMessage, Line
 from boxoffice.models.checkouts import (
     LIVE_STATUSES,
     CheckoutCreated,
@@ -32,11 +32,12 @@ from boxoffice.models.checkouts import (
     CheckoutView,
     Payment,
     Session,
+    hold_end_ms,
+    retain_until,
 )
 from boxoffice.observability import MetricUnit, logger, metrics
 from boxoffice.services.events import event_settings_or_404
 from boxoffice.services.payment_sessions import expire_payment_session, open_payment_session
-from boxoffice.stores.events import Line
 from boxoffice.stores.orders import Payment as OrderPayment
 
 TEST_PROVIDER = "test"
@@ -44,16 +45,6 @@ TEST_PROVIDER = "test"
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def hold_end_ms(start: datetime, seconds: int) -> int:
-    """A hold of `seconds` from `start`, ending on a whole millisecond (as stored)."""
-    return ceil_ms(start) + 1000 * seconds
-
-
-def retain_until(hold_until_ms: int, retention_seconds: int) -> int:
-    """The TTL (epoch seconds) of a session whose hold ends at `hold_until_ms`."""
-    return math.ceil(hold_until_ms / 1000) + retention_seconds
 
 
 def _slots_before(moment: datetime, now: datetime, rate: float) -> int:

@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import TypeAdapter
 
+from boxoffice.models.admission import Line
 from boxoffice.models.best_available import SeatBlock
 from boxoffice.models.events import Event, EventSpec, SeatView, VenueLayout
 from boxoffice.stores.database import ConnectionSource
@@ -123,14 +124,6 @@ class Placement:
 
     layout: VenueLayout | None
     section_order: list[str]  # empty for events made before the order was kept
-
-
-@dataclass(frozen=True)
-class Line:
-    """Where an event's admission line stands."""
-
-    admitted_seq: int  # the highest place in line the consumer has dealt with
-    next_admission_at: datetime | None  # when the next free admission slot starts
 
 
 # How many events' settings a warm container keeps (the oldest read goes first).

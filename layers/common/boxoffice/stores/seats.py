@@ -16,17 +16,12 @@ from typing import LiteralString
 from uuid import UUID
 
 from boxoffice.errors import CheckoutExpired, HoldLimit, SeatNotFound, SeatsUnavailable
+from boxoffice.models.admission import Line
+from boxoffice.models.checkouts import Hold
 from boxoffice.models.events import SeatInfo
 from boxoffice.stores.database import Connection, ConnectionSource
-from boxoffice.stores.events import Line, line_sequence
+from boxoffice.stores.events import line_sequence
 from boxoffice.stores.orders import Order, Payment, assign_reference, insert_order, select_order
-
-
-@dataclass(frozen=True)
-class Hold:
-    seats: list[SeatInfo]
-    seq: int  # this checkout's place in its event's line
-    line: Line  # where the line stood when the checkout joined it
 
 
 @dataclass(frozen=True)
