@@ -40,6 +40,26 @@ def _remember_pure_lookups() -> None:
         module.camelcase_to_underscores = convert  # type: ignore[attr-defined]
 
 
+def _fifo_redelivery_in_order() -> None:
+    """SQS FIFO hands a message group's messages back in order once its in-flight ones are
+    visible again (their visibility timeout over, or set to end sooner). moto frees the
+    group only as its receive loop passes those messages, one by one, so it skips them and
+    delivers the group's later messages first: after a consumer's failure (an outage) the
+    line would be admitted out of order. Letting the visible ones go before the loop
+    starts gives SQS's order back."""
+    import moto.sqs.models
+
+    receive = moto.sqs.models.SQSBackend.receive_message
+
+    def receive_in_order(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        for message in [m for m in queue.pending_messages if m.visible]:
+            queue.pending_messages.discard(message)
+        return receive(self, queue_name, *args, **kwargs)
+
+    moto.sqs.models.SQSBackend.receive_message = receive_in_order  # type: ignore[method-assign]
+
+
 def main(argv: list[str]) -> int:
     host, port = argv[0], int(argv[1])
     for name in ("werkzeug", "moto", "botocore", "boto3", "urllib3"):
@@ -55,6 +75,7 @@ def main(argv: list[str]) -> int:
             return
 
     _remember_pure_lookups()
+    _fifo_redelivery_in_order()
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(host, port, app, threaded=True, request_handler=Quiet)
     server.daemon_threads = True  # type: ignore[attr-defined]
