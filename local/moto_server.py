@@ -4,6 +4,10 @@ As in AWS, DynamoDB and SQS do not share an interpreter (nor a GIL) with the API
 the event-source pollers or each other: local/aws.py starts one of these per service group.
 It prints `ready <port>` once it listens, logs no requests, and exits when its parent
 closes its stdin (or dies), so it never outlives the stack.
+
+`--gated` (a restart after moto died): it first listens on a private port only, says
+`ready <private port>`, and opens HOST:PORT once its parent writes `open` (after making the
+tables and queues there), so that no client meets a moto without them.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ def _fifo_redelivery_in_order() -> None:
 
 def main(argv: list[str]) -> int:
     host, port = argv[0], int(argv[1])
+    gated = "--gated" in argv[2:]
     for name in ("werkzeug", "moto", "botocore", "boto3", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
     from moto.moto_server.werkzeug_app import (
@@ -77,10 +82,18 @@ def main(argv: list[str]) -> int:
     _remember_pure_lookups()
     _fifo_redelivery_in_order()
     app = DomainDispatcherApplication(create_backend_app)
+    if gated:
+        private = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
+        private.daemon_threads = True  # type: ignore[attr-defined]
+        threading.Thread(target=private.serve_forever, name="setup", daemon=True).start()
+        sys.stdout.write(f"ready {private.server_address[1]}\n")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip() != "open":
+            return 0
     server = make_server(host, port, app, threaded=True, request_handler=Quiet)
     server.daemon_threads = True  # type: ignore[attr-defined]
     threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
-    sys.stdout.write(f"ready {server.server_address[1]}\n")
+    sys.stdout.write(f"{'open' if gated else 'ready'} {server.server_address[1]}\n")
     sys.stdout.flush()
     server.serve_forever()
     return 0

@@ -41,6 +41,7 @@ from local.postgres import PostgresCluster
 from local.seed import DEMO_NAME, create_demo, demo_event
 from local.sources import EventSource, Schedule, SqsPoller, StreamPoller, TtlDeletes, TtlSweeper
 from local.stripe_standin import StripeServer, StripeStandIn
+from local.supervisor import MotoSupervisor
 from local.template import Function
 from local.throttle import MethodThrottle, Throttle
 
@@ -407,6 +408,16 @@ class Stack:
                         )
                     elif kind != "Api":
                         log.say(f"{function.logical_id}: {kind} events are not run locally")
+        self.sources.append(
+            MotoSupervisor(
+                lambda: [p for p in (self.moto, self.moto_sqs) if p is not None],
+                self._replace_moto,
+                self.aws,
+                self.database_url,
+                self.sources,
+                stop,
+            )
+        )
         for source in self.sources:
             source.start()
         for source in self.sources:
@@ -427,6 +438,9 @@ class Stack:
             for resource, method, rate, burst in template.stage_throttling()
         ]
         return Throttle(settings) if settings else None
+
+    def _replace_moto(self, moto: Any, moto_sqs: Any) -> None:
+        self.moto, self.moto_sqs = moto, moto_sqs
 
     def _start_gateway(self) -> None:
         runtime = self._ensure_runtime()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import signal
 import tempfile
 import threading
 import time
@@ -32,7 +33,7 @@ from boxoffice.stores.sessions import from_item
 from local import aws as local_aws
 from local import template
 from local.postgres import PostgresCluster, free_port
-from tests.integration.stack import ADMIN_KEY, StackProcess, http, stack_env
+from tests.integration.stack import ADMIN_KEY, StackProcess, http, processes_tagged, stack_env
 
 THREADS = 6
 # Slow enough that fans are still waiting in line when the service goes away.
@@ -312,4 +313,74 @@ def test_postgres_stopped_mid_load_then_started_again(fault_stack: FaultStack):
         f" all {len(admitted)} queued checkouts ({waiting} admitted after Postgres stopped,"
         f" of {made_before} made before) admitted once each in order"
         f" ({took:.1f} s after the load); invariants hold: {counts}"
+    )
+
+
+def _moto_pids(stack: StackProcess) -> list[int]:
+    """The stack's own moto processes (children running local.moto_server)."""
+    assert stack.process is not None
+    found = []
+    for pid in processes_tagged("local.moto_server"):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[1]) == stack.process.pid:
+            found.append(pid)
+    return found
+
+
+def test_moto_killed_mid_load_is_restarted_and_the_stack_recovers(fault_stack: FaultStack):
+    faults = fault_stack
+    event_id, seats = faults.create_event(1500)
+    pids = _moto_pids(faults.stack)
+    assert len(pids) == 2  # DynamoDB (+ its stream) and SQS
+    mark = len(faults.stack.lines)
+    load = Load(faults.base, event_id, seats).start()
+    try:
+        load.first_success_after(0)
+        time.sleep(1.5)
+        killed_at = time.monotonic()
+        os.kill(min(pids), signal.SIGKILL)  # the first started: DynamoDB, the sessions
+        faults.stack.wait_for("moto restarted", 20, mark)
+        back_at = time.monotonic()
+        recovery = load.first_success_after(back_at)
+        time.sleep(2.0)
+    finally:
+        load.stop()
+    released_line = faults.stack.wait_for("whose sessions moto lost", 20, mark)
+    statuses = load.statuses()
+    codes = Counter(code for _, status, code in load.results if status == 503)
+    assert _five_hundreds(load) == Counter(), statuses
+    assert set(statuses) <= {201, 503}, statuses
+    assert statuses[503] > 0, "the outage was not seen"
+    assert sorted(_moto_pids(faults.stack)) != sorted(pids)
+    assert len(_moto_pids(faults.stack)) == 2
+    # the checkouts made before the crash are gone with moto; those made after it are kept
+    # and admitted once each, in order
+    kept = _admissions(faults, load)
+    after = [body for sent, _, body in load.created if sent > back_at]
+    assert after, "nothing was made after the restart"
+    assert {UUID(body["checkout_id"]) for body in after} <= set(kept)
+    survivors = Load(faults.base, event_id, [])
+    survivors.created = [made for made in load.created if UUID(made[2]["checkout_id"]) in kept]
+    took = _await(lambda: _all_admitted(faults, survivors), 45, "all admitted")
+    _assert_admitted_in_order_once_each(survivors, _admissions(faults, survivors))
+    counts = faults.check_invariants(event_id)
+    assert counts["held"] == len(survivors.created)
+    lost = len(load.created) - len(survivors.created)
+    lost_answer = http(
+        faults.base,
+        "GET",
+        f"/checkouts/{load.created[0][2]['checkout_id']}",
+        token=load.created[0][2]["token"],
+    )
+    assert lost_answer.status == 404  # a fan whose session was lost is told so, plainly
+    print(
+        f"\nmoto killed under {THREADS} threads of holds, back in {back_at - killed_at:.1f} s:"
+        f" {sum(statuses.values())} requests, {statuses[201]} x 201, {statuses[503]} x 503"
+        f" ({dict(codes)}), 0 other 5xx; first 201 {recovery:.2f} s after moto was back;"
+        f" {lost} checkouts lost with moto ({released_line.strip()!r});"
+        f" the {len(survivors.created)} kept all admitted once each in order ({took:.1f} s);"
+        f" invariants hold: {counts}"
     )
