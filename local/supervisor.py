@@ -28,7 +28,7 @@ from uuid import UUID
 
 import psycopg
 
-from local import log
+from local import log, template
 from local.aws import LocalAws, MotoProcess, create_resources
 from local.sources import EventSource, StreamPoller
 
@@ -137,7 +137,7 @@ class MotoSupervisor(EventSource):
 
     def _give_back(self, lines: dict[UUID, tuple[int, set[UUID]]]) -> int:
         sessions = self.aws.client("dynamodb")
-        [table] = [t for t in self.aws.tables.values() if t.stream_arn]
+        [table] = [t for t in self.aws.tables.values() if template.ttl_attribute(t.logical_id)]
         released = 0
         try:
             with psycopg.connect(self.database_url, autocommit=True, connect_timeout=5) as conn:
