@@ -77,9 +77,16 @@ def quiet_logs() -> None:
 class MotoProcess:
     """moto in server mode in a child process (local/moto_server.py)."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, gated: bool = False) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "local.moto_server", host, str(port)],
+            [
+                sys.executable,
+                "-m",
+                "local.moto_server",
+                host,
+                str(port),
+                *(["--gated"] if gated else []),
+            ],
             cwd=template.ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -94,6 +101,25 @@ class MotoProcess:
             raise RuntimeError(f"moto did not start (it said {line.strip()!r})")
         self.host = host
         self.port = int(line.split()[1])
+        # Gated (see local/moto_server.py): `port` is the private setup port until open().
+        self.gated_port = port if gated else None
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def open(self) -> None:
+        """Open a gated moto on its public port (its tables and queues made)."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        assert self.gated_port is not None
+        self.process.stdin.write("open\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line.startswith("open "):
+            raise RuntimeError(f"moto did not open (it said {line.strip()!r})")
+        self.port = int(line.split()[1])
+        self.gated_port = None
 
     def get_host_and_port(self) -> tuple[str, int]:
         return self.host, self.port

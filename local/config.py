@@ -21,6 +21,8 @@ DEFAULT_PG_PORT = 54329
 DEFAULT_SERVICES_MOTO_PORT = 54330
 # Port of the Stripe stand-in in `--services-only` mode (local/env.json names it too).
 DEFAULT_SERVICES_STRIPE_PORT = 54331
+# API Gateway REST's payload quota: 10 MB (10,485,760 bytes); a bigger body is a 413.
+API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -77,7 +79,12 @@ class Config:
     schedule_speedup: float = 1.0
     stream_poll_seconds: float = 0.25
     sqs_poll_seconds: float = 0.25
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = API_GATEWAY_MAX_PAYLOAD_BYTES
+    # The stage's throttling (template.yaml's MethodSettings) per client address; these
+    # override every entry's rate (tokens a second) and burst (bucket size) when set.
+    throttling: bool = True
+    rate_limit: float | None = None
+    burst_limit: int | None = None
     seed_demo: bool = True
     # Replace the workers when the code under functions/ or layers/ changes.
     reload: bool = True
@@ -114,7 +121,14 @@ class Config:
             schedule_speedup=_float(env, "SCHEDULE_SPEEDUP", 1.0),
             stream_poll_seconds=_float(env, "STREAM_POLL_SECONDS", 0.25),
             sqs_poll_seconds=_float(env, "SQS_POLL_SECONDS", 0.25),
-            max_body_bytes=max(1, _int(env, "MAX_BODY_BYTES", 1024 * 1024)),
+            max_body_bytes=max(1, _int(env, "MAX_BODY_BYTES", API_GATEWAY_MAX_PAYLOAD_BYTES)),
+            throttling=_flag(env, "GATEWAY_THROTTLING", True),
+            rate_limit=_float(env, "GATEWAY_RATE_LIMIT", 0)
+            if env.get("GATEWAY_RATE_LIMIT", "").strip()
+            else None,
+            burst_limit=max(1, _int(env, "GATEWAY_BURST_LIMIT", 1))
+            if env.get("GATEWAY_BURST_LIMIT", "").strip()
+            else None,
             seed_demo=_flag(env, "SEED_DEMO", True),
             reload=_flag(env, "LOCAL_RELOAD", True),
             lambda_endpoint=env.get("LAMBDA_ENDPOINT") or None,

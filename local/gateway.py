@@ -33,15 +33,19 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from local import log
-from local.config import ACCOUNT_ID
+from local.config import ACCOUNT_ID, API_GATEWAY_MAX_PAYLOAD_BYTES
 from local.lambdas import Invocation, Invoker
 from local.template import ROOT, Function, Route
+from local.throttle import Throttle
 
 WEB_ROOT = ROOT / "web"
 STAGE = "local"
 API_ID = "local"
 # API Gateway gives up on an integration after 29 s.
 INTEGRATION_TIMEOUT_SECONDS = 29.0
+# Set in the WSGI environ when a request's body was refused unread: the server then reads
+# (and throws away) what the client still sends before closing, so the answer arrives.
+UNREAD_BODY = "local.gateway.unread_body"
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -250,7 +254,8 @@ class Gateway:
         cors: dict[str, str] | None = None,
         gateway_headers: dict[str, str] | None = None,
         web_root: Path | None = WEB_ROOT,
-        max_body_bytes: int = 1024 * 1024,
+        max_body_bytes: int = API_GATEWAY_MAX_PAYLOAD_BYTES,
+        throttle: Throttle | None = None,
         integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
         on_invocation: Callable[[Function, Invocation, int, Request], None] | None = None,
     ) -> None:
@@ -260,6 +265,7 @@ class Gateway:
         self.gateway_headers = dict(gateway_headers or {})
         self.web_root = web_root.resolve() if web_root else None
         self.max_body_bytes = max_body_bytes
+        self.throttle = throttle
         self.integration_timeout = integration_timeout
         self.on_invocation = on_invocation or _log_invocation
 
@@ -302,6 +308,23 @@ class Gateway:
                 if static is not None:
                     return static
             return self.error(404, "not_found", f"No route for {request.method} {request.path}.")
+        if self.throttle is not None:
+            # Before anything else (the body is not even read): a throttled request costs
+            # the gateway next to nothing and never reaches a function.
+            refused = self.throttle.take(request.remote_addr or "", match.path, request.method)
+            if refused is not None:
+                if request.content_length:
+                    request.environ[UNREAD_BODY] = True
+                response = self.error(
+                    429,
+                    "rate_limited",
+                    f"Too many requests from this client: at most {refused.limit.rate:g} a"
+                    f" second (bursts of {refused.limit.burst}). Retry after"
+                    f" {refused.retry_after} s.",
+                    retry_after_seconds=refused.retry_after,
+                )
+                response.headers["Retry-After"] = str(refused.retry_after)
+                return response
         route = match.routes.get(request.method)
         if route is None:
             if request.method == "OPTIONS" and self.cors:
@@ -325,10 +348,13 @@ class Gateway:
                 "encoding) or shorter than its Content-Length.",
             )
         if body is None:
+            request.environ[UNREAD_BODY] = True
             return self.error(
                 413,
                 "payload_too_large",
-                f"The request body is larger than {self.max_body_bytes} bytes.",
+                f"The request body is larger than {self.max_body_bytes} bytes"
+                " (API Gateway's payload limit).",
+                max_body_bytes=self.max_body_bytes,
             )
         event = request_event(request, route.path, match.params, body)
         return self._invoke(route, event, request)
@@ -413,8 +439,8 @@ _SERVER_ERROR_CODES = {
 }
 # How much of a refused request is read and thrown away before the connection closes, so
 # that closing it with unread data (a TCP reset) does not destroy the answer in transit.
-_DRAIN_MAX_BYTES = 1024 * 1024
-_DRAIN_MAX_SECONDS = 1.0
+_DRAIN_MAX_BYTES = 2 * API_GATEWAY_MAX_PAYLOAD_BYTES
+_DRAIN_MAX_SECONDS = 2.0
 
 
 def _shown(text: str, limit: int = 80) -> str:
@@ -429,8 +455,28 @@ class _QuietHandler(WSGIRequestHandler):
     the gateway's own errors: JSON `{"error": CODE, "message": TEXT}`, always a 4xx.
     """
 
+    _environ: dict[str, Any] | None = None
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
+
+    def make_environ(self) -> Any:
+        self._environ = environ = super().make_environ()
+        return environ
+
+    def handle_one_request(self) -> None:
+        self._environ = None
+        super().handle_one_request()
+        if self._environ is not None and self._environ.get(UNREAD_BODY):
+            # The answer is sent; what the client still sends of a refused body is read
+            # and dropped (bounded), so that closing does not reset the answer away.
+            self.close_connection = True
+            try:
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_WR)
+            except OSError:
+                return
+            self._discard_unread()
 
     def log(self, type: str, message: str, *args: Any) -> None:
         if type == "error":

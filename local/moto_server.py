@@ -4,6 +4,10 @@ As in AWS, DynamoDB and SQS do not share an interpreter (nor a GIL) with the API
 the event-source pollers or each other: local/aws.py starts one of these per service group.
 It prints `ready <port>` once it listens, logs no requests, and exits when its parent
 closes its stdin (or dies), so it never outlives the stack.
+
+`--gated` (a restart after moto died): it first listens on a private port only, says
+`ready <private port>`, and opens HOST:PORT once its parent writes `open` (after making the
+tables and queues there), so that no client meets a moto without them.
 """
 
 from __future__ import annotations
@@ -40,8 +44,29 @@ def _remember_pure_lookups() -> None:
         module.camelcase_to_underscores = convert  # type: ignore[attr-defined]
 
 
+def _fifo_redelivery_in_order() -> None:
+    """SQS FIFO hands a message group's messages back in order once its in-flight ones are
+    visible again (their visibility timeout over, or set to end sooner). moto frees the
+    group only as its receive loop passes those messages, one by one, so it skips them and
+    delivers the group's later messages first: after a consumer's failure (an outage) the
+    line would be admitted out of order. Letting the visible ones go before the loop
+    starts gives SQS's order back."""
+    import moto.sqs.models
+
+    receive = moto.sqs.models.SQSBackend.receive_message
+
+    def receive_in_order(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        for message in [m for m in queue.pending_messages if m.visible]:
+            queue.pending_messages.discard(message)
+        return receive(self, queue_name, *args, **kwargs)
+
+    moto.sqs.models.SQSBackend.receive_message = receive_in_order  # type: ignore[method-assign]
+
+
 def main(argv: list[str]) -> int:
     host, port = argv[0], int(argv[1])
+    gated = "--gated" in argv[2:]
     for name in ("werkzeug", "moto", "botocore", "boto3", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
     from moto.moto_server.werkzeug_app import (
@@ -55,11 +80,20 @@ def main(argv: list[str]) -> int:
             return
 
     _remember_pure_lookups()
+    _fifo_redelivery_in_order()
     app = DomainDispatcherApplication(create_backend_app)
+    if gated:
+        private = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
+        private.daemon_threads = True  # type: ignore[attr-defined]
+        threading.Thread(target=private.serve_forever, name="setup", daemon=True).start()
+        sys.stdout.write(f"ready {private.server_address[1]}\n")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip() != "open":
+            return 0
     server = make_server(host, port, app, threaded=True, request_handler=Quiet)
     server.daemon_threads = True  # type: ignore[attr-defined]
     threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
-    sys.stdout.write(f"ready {server.server_address[1]}\n")
+    sys.stdout.write(f"{'open' if gated else 'ready'} {server.server_address[1]}\n")
     sys.stdout.flush()
     server.serve_forever()
     return 0

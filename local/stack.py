@@ -41,7 +41,9 @@ from local.postgres import PostgresCluster
 from local.seed import DEMO_NAME, create_demo, demo_event
 from local.sources import EventSource, Schedule, SqsPoller, StreamPoller, TtlDeletes, TtlSweeper
 from local.stripe_standin import StripeServer, StripeStandIn
+from local.supervisor import MotoSupervisor
 from local.template import Function
+from local.throttle import MethodThrottle, Throttle
 
 READY = "Boxoffice local stack ready on"
 SERVICES_READY = "Boxoffice local services ready"
@@ -406,11 +408,39 @@ class Stack:
                         )
                     elif kind != "Api":
                         log.say(f"{function.logical_id}: {kind} events are not run locally")
+        self.sources.append(
+            MotoSupervisor(
+                lambda: [p for p in (self.moto, self.moto_sqs) if p is not None],
+                self._replace_moto,
+                self.aws,
+                self.database_url,
+                self.sources,
+                stop,
+            )
+        )
         for source in self.sources:
             source.start()
         for source in self.sources:
             if isinstance(source, StreamPoller) and not source.wait_ready(10):
                 raise StackError(f"{source.name} did not start")
+
+    def throttle(self) -> Throttle | None:
+        """The stage's throttling (template.yaml), the config's numbers overriding it."""
+        if not self.config.throttling:
+            return None
+        settings = [
+            MethodThrottle(
+                resource,
+                method,
+                self.config.rate_limit or rate,
+                self.config.burst_limit or burst,
+            )
+            for resource, method, rate, burst in template.stage_throttling()
+        ]
+        return Throttle(settings) if settings else None
+
+    def _replace_moto(self, moto: Any, moto_sqs: Any) -> None:
+        self.moto, self.moto_sqs = moto, moto_sqs
 
     def _start_gateway(self) -> None:
         runtime = self._ensure_runtime()
@@ -420,6 +450,7 @@ class Stack:
             cors=template.api_cors(),
             gateway_headers=template.gateway_response_headers(),
             max_body_bytes=self.config.max_body_bytes,
+            throttle=self.throttle(),
         )
         try:
             self.gateway = GatewayServer(app, self.config.host, self.config.port)
@@ -569,7 +600,10 @@ def _parser() -> argparse.ArgumentParser:
         " SCHEDULE_SPEEDUP (1), SEED_DEMO (1), LOCAL_RELOAD (1), LAMBDA_ENDPOINT,"
         " SESSION_RETENTION_SECONDS (86400: how long a session outlives its hold),"
         " PAYMENT_PROVIDER (stripe | test), STRIPE_API_BASE (default: an offline stand-in),"
-        " STRIPE_STANDIN_PORT, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, PUBLIC_BASE_URL.",
+        " STRIPE_STANDIN_PORT, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, PUBLIC_BASE_URL,"
+        " MAX_BODY_BYTES (10485760, API Gateway's), GATEWAY_THROTTLING (1),"
+        " GATEWAY_RATE_LIMIT and GATEWAY_BURST_LIMIT (default: the stage's in template.yaml,"
+        " per client address).",
     )
     parser.add_argument(
         "--services-only",

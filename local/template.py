@@ -273,3 +273,26 @@ def redrive(logical_id: str, path: Path = TEMPLATE) -> tuple[str, int] | None:
     target = policy["deadLetterTargetArn"]
     dlq = target["Fn::GetAtt"][0] if isinstance(target, dict) else str(target)
     return dlq, int(policy["maxReceiveCount"])
+
+
+def stage_throttling(path: Path = TEMPLATE) -> list[tuple[str, str, float, int]]:
+    """(resource path, HTTP method, rate a second, burst) of every `MethodSettings` entry of
+    the REST API that sets both throttling numbers, in the template's order.
+
+    A resource path may be written as CloudFormation's stages want it (`/~1events~1{id}`,
+    `~1` for each `/` of the path); it comes back as the template's path (`/events/{id}`).
+    """
+    found: list[tuple[str, str, float, int]] = []
+    for props in resources("AWS::Serverless::Api", path).values():
+        for entry in props.get("MethodSettings") or []:
+            if not isinstance(entry, dict):
+                continue
+            rate, burst = entry.get("ThrottlingRateLimit"), entry.get("ThrottlingBurstLimit")
+            if rate is None or burst is None:
+                continue
+            resource = str(entry.get("ResourcePath", "/*"))
+            if resource.startswith("/~1"):
+                resource = resource[1:].replace("~1", "/")
+            method = str(entry.get("HttpMethod", "*")).upper()
+            found.append((resource, method, float(rate), int(burst)))
+    return found
