@@ -221,3 +221,31 @@ def test_a_session_outlives_its_hold_by_the_retention_period(deps, make_event, a
     paid = deps.sessions.get(UUID(checkout_id))
     assert paid is not None
     assert paid.expires_at == clock.now().timestamp() + deps.settings.paid_session_retention_seconds
+
+
+def test_a_redelivery_after_an_outage_renews_an_admitted_checkouts_seats(
+    deps, make_event, aws, clock
+):
+    """Postgres failed between admitting the session and renewing its seats: the message
+    comes back, and its redelivery gives the seats the admitted hold's end."""
+    event_id = make_event(seats=12, hold_seconds=60, checkout_seconds=300)
+    ((checkout_id, _),) = checkouts(event_id, 1)
+    messages = receive(aws.queue_url)
+    assert admit_handler()(sqs_lambda_event(messages, QUEUE_ARN), LambdaContext()) == {
+        "batchItemFailures": []
+    }
+    with deps.connection() as conn:  # as if the renewal had never happened
+        conn.execute(
+            "UPDATE seats SET held_until = held_until - interval '290 seconds'"
+            " WHERE checkout_id = %s",
+            (checkout_id,),
+        )
+    session = deps.sessions.get(UUID(checkout_id))
+    result = admit_handler()(sqs_lambda_event(messages, QUEUE_ARN), LambdaContext())
+    assert result["batchItemFailures"] == []
+    with deps.connection() as conn:
+        rows = conn.execute(
+            "SELECT held_until FROM seats WHERE checkout_id = %s", (checkout_id,)
+        ).fetchall()
+    assert rows
+    assert {until for (until,) in rows} == {session.hold_until}

@@ -194,6 +194,9 @@ AWS_BUSY_CODES = frozenset(
         "InternalServerError",
         "InternalError",
         "RequestThrottled",
+        # a table or queue not there (yet): a deployment or a restart in progress
+        "ResourceNotFoundException",
+        "AWS.SimpleQueueService.NonExistentQueue",
     }
 )
 RETRY_AFTER_SECONDS = 2

@@ -51,6 +51,10 @@ def admit(deps: Dependencies, message: AdmissionMessage) -> Outcome:
     except ValidationError:
         raise PoisonMessage("the checkout session is unreadable") from None
     now = deps.clock.now()
+    if session is not None and session.status == "admitted" and session.hold_until > now:
+        # A redelivery after an outage between admitting and renewing: the seats get the
+        # admitted hold's end now (idempotent), and no second slot is taken.
+        deps.seats.renew(session.event_id, session.checkout_id, session.hold_until, now)
     if session is None or session.status != "queued" or session.hold_until <= now:
         deps.events.pass_in_line(message.event_id, message.seq)
         return "skipped"
