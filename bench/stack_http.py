@@ -277,6 +277,52 @@ def seat_map(
     }
 
 
+def refusals(stack: Stack, fans: int = 4, bodies: int = 8) -> dict[str, float]:
+    """Invariant 9: huge requests (60,000 seat ids, 575 KiB) refused while fans hold seats;
+    the fans' latency with and without them beside."""
+    event_id = make_event(stack, 5_000)
+    seats = count()
+    waits: dict[str, list[float]] = {"alone": [], "beside": []}
+    stop = threading.Event()
+
+    def fan(phase: str) -> None:
+        conn = stack.connection()
+        while not stop.is_set():
+            began = time.perf_counter()
+            call(conn, "POST", f"/events/{event_id}/checkouts", {"seat_ids": [f"S-{next(seats)}"]})
+            waits[phase].append(time.perf_counter() - began)
+
+    huge = {"seat_ids": [f"X-{n}" for n in range(60_000)]}
+    refused: list[float] = []
+    warm = stack.connection()
+    for _ in range(2 * fans):  # start the function's instances first, as in holds()
+        call(warm, "POST", f"/events/{event_id}/checkouts", {"seat_ids": [f"S-{next(seats)}"]})
+    for phase in ("alone", "beside"):
+        stop.clear()
+        threads = [threading.Thread(target=fan, args=(phase,), daemon=True) for _ in range(fans)]
+        for thread in threads:
+            thread.start()
+        if phase == "beside":
+            for _ in range(bodies):
+                began = time.perf_counter()
+                status, _ = call(stack.connection(), "POST", f"/events/{event_id}/checkouts", huge)
+                assert status == 400, status
+                refused.append(time.perf_counter() - began)
+        else:
+            time.sleep(SECONDS / 2)
+        stop.set()
+        for thread in threads:
+            thread.join()
+    return {
+        "refused_p50": median(refused),
+        "refused_max": max(refused),
+        "alone_p50": median(waits["alone"]),
+        "alone_p99": percentile(waits["alone"], 0.99),
+        "beside_p50": median(waits["beside"]),
+        "beside_p99": percentile(waits["beside"], 0.99),
+    }
+
+
 def run(database_url: str, postmaster: int | None, handler_rate: float | None) -> None:
     stack = Stack(database_url, postmaster)
     try:
@@ -323,6 +369,14 @@ def run(database_url: str, postmaster: int | None, handler_rate: float | None) -
         print(
             f"   revalidated (If-None-Match, 304): {again['rate']:.1f}/s,"
             f" {again['cpu']:.1f} ms CPU each = {again['cpu'] / got['cpu']:.2f} x a full read"
+        )
+        got = refusals(stack)
+        print(
+            f"\n== 60,000-seat-id bodies refused beside 4 fans holding:"
+            f" p50 {1000 * got['refused_p50']:.0f} ms,"
+            f" worst {1000 * got['refused_max']:.0f} ms [< 100];"
+            f" the fans' p50/p99 {1000 * got['beside_p50']:.0f}/{1000 * got['beside_p99']:.0f} ms"
+            f" beside them, {1000 * got['alone_p50']:.0f}/{1000 * got['alone_p99']:.0f} ms alone"
         )
     finally:
         stack.stop()
