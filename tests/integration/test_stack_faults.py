@@ -148,6 +148,8 @@ class FaultStack:
             "hold_seconds": 600,
             "checkout_seconds": 600,
             "admission_per_second": ADMISSION_PER_SECOND,
+            # every fan of this test is 127.0.0.1: no cap on what one client holds
+            "max_held_per_client": 10_000,
             "seats": [
                 {
                     "seat_id": seat_id,
