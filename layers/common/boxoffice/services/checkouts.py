@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import time
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -16,6 +17,7 @@ from boxoffice.errors import (
     CheckoutCompleted,
     CheckoutExpired,
     CheckoutNotFound,
+    DomainError,
     Forbidden,
     InvalidRequest,
     NotAdmitted,
@@ -111,15 +113,23 @@ def create_checkout(
     hold_until_ms = hold_end_ms(now, event.hold_seconds)
     if now >= event.starts_at:
         raise SalesClosed()
-    hold = deps.seats.hold(
-        event.id,
-        request.seat_ids,
-        checkout_id,
-        from_ms(hold_until_ms),
-        now,
-        client=client,
-        max_held=event.max_held_per_client,
-    )
+    try:
+        hold = deps.seats.hold(
+            event.id,
+            request.seat_ids,
+            checkout_id,
+            from_ms(hold_until_ms),
+            now,
+            client=client,
+            max_held=event.max_held_per_client,
+        )
+    except DomainError:
+        raise
+    except Exception:
+        # The connection broke mid-hold (Postgres restarting): the hold may have committed
+        # with nobody to know it. Take it back as soon as Postgres answers again.
+        _release_uncertain_hold(deps, event.id, checkout_id)
+        raise
     token = secrets.token_urlsafe(32)
     session = Session(
         checkout_id=checkout_id,
@@ -155,6 +165,33 @@ def create_checkout(
     )
     created = view(session, now, hold.line)
     return CheckoutCreated(**created.model_dump(), token=token)
+
+
+# How long a checkout whose hold's outcome is unknown keeps trying to give it back (well
+# inside the function's timeout); past that the hold simply runs out at its time.
+UNCERTAIN_HOLD_RETRY_SECONDS = 5.0
+
+
+def _release_uncertain_hold(deps: Dependencies, event_id: UUID, checkout_id: UUID) -> None:
+    deadline = time.monotonic() + UNCERTAIN_HOLD_RETRY_SECONDS
+    pause = 0.1
+    while True:
+        try:
+            released, _ = deps.seats.release(event_id, checkout_id)
+        except Exception:
+            if time.monotonic() + pause > deadline:
+                logger.warning("uncertain hold left to run out", extra=_ids(checkout_id))
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+            continue
+        if released:
+            logger.info("uncertain hold given back", extra=_ids(checkout_id))
+        return
+
+
+def _ids(checkout_id: UUID) -> dict[str, str]:
+    return {"checkout_id": str(checkout_id)}
 
 
 def _authorised(deps: Dependencies, checkout_id: str, token: str | None) -> Session:
