@@ -119,7 +119,7 @@ def call(
     return answer.status, json.loads(payload) if payload else None
 
 
-def make_event(stack: Stack, seats: int) -> str:
+def make_event(stack: Stack, seats: int, admission_per_second: float = 1000) -> str:
     conn = stack.connection()
     status, event = call(
         conn,
@@ -131,7 +131,7 @@ def make_event(stack: Stack, seats: int) -> str:
             "starts_at": "2031-01-01T20:00:00Z",
             # every bench client is 127.0.0.1: no cap on what one holds
             "max_held_per_client": 10_000,
-            "admission_per_second": 1000,
+            "admission_per_second": admission_per_second,
             "seats": [
                 {
                     "seat_id": f"S-{n}",
@@ -277,6 +277,48 @@ def seat_map(
     }
 
 
+def polls(stack: Stack, clients: int = 8, fans: int = 40) -> dict[str, float]:
+    """The polling path: fans waiting in line (an event admitting one fan a minute) poll
+    their checkout; the line state is read from Postgres at most once a second."""
+    event_id = make_event(stack, fans, admission_per_second=1 / 60)
+    conn = stack.connection()
+    waiting = []
+    for n in range(fans):
+        status, body = call(conn, "POST", f"/events/{event_id}/checkouts", {"seat_ids": [f"S-{n}"]})
+        assert status == 201, body
+        waiting.append((body["checkout_id"], body["token"]))
+    done = [0]
+    lock = threading.Lock()
+    deadline = [0.0]
+    start = threading.Barrier(clients + 1)
+
+    def client(index: int) -> None:
+        conn = stack.connection()
+        start.wait()
+        n = index
+        while time.perf_counter() < deadline[0]:
+            checkout_id, token = waiting[n % fans]
+            call(conn, "GET", f"/checkouts/{checkout_id}", authorization=f"Bearer {token}")
+            n += clients
+            with lock:
+                done[0] += 1
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    cpu0 = stack.cpu() + self_cpu()
+    began = time.perf_counter()
+    deadline[0] = began + SECONDS
+    start.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return {
+        "rate": done[0] / elapsed,
+        "cpu": 1000 * (stack.cpu() + self_cpu() - cpu0) / max(done[0], 1),
+    }
+
+
 def refusals(stack: Stack, fans: int = 4, bodies: int = 8) -> dict[str, float]:
     """Invariant 9: huge requests (60,000 seat ids, 575 KiB) refused while fans hold seats;
     the fans' latency with and without them beside."""
@@ -369,6 +411,11 @@ def run(database_url: str, postmaster: int | None, handler_rate: float | None) -
         print(
             f"   revalidated (If-None-Match, 304): {again['rate']:.1f}/s,"
             f" {again['cpu']:.1f} ms CPU each = {again['cpu'] / got['cpu']:.2f} x a full read"
+        )
+        got = polls(stack)
+        print(
+            f"\n== queued fans polling GET /checkouts/{{id}}, 8 clients: {got['rate']:.0f}/s,"
+            f" {got['cpu']:.1f} ms CPU each (the line read from Postgres at most once a second)"
         )
         got = refusals(stack)
         print(
