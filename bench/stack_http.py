@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -235,58 +236,11 @@ def storm(stack: Stack, fans: int) -> dict[str, float]:
     }
 
 
-def seat_map(
-    stack: Stack, clients: int = 8, revalidate: bool = False, event_id: str | None = None
+def closed_loop(
+    stack: Stack, clients: int, request: Callable[[http.client.HTTPConnection, int], None]
 ) -> dict[str, float]:
-    """Polls of one 20,000-seat map; with `revalidate`, as a browser or the edge repeats
-    them: If-None-Match with the ETag it has (304 while the map is unchanged)."""
-    event_id = event_id or make_event(stack, 20_000)
-    done = [0]
-    lock = threading.Lock()
-    deadline = [0.0]
-    start = threading.Barrier(clients + 1)
-    size = [0]
-
-    def client() -> None:
-        conn = stack.connection()
-        etag = ""
-        start.wait()
-        while time.perf_counter() < deadline[0]:
-            sent = {"If-None-Match": etag} if revalidate and etag else {}
-            conn.request("GET", f"/events/{event_id}/seats", headers=sent)
-            answer = conn.getresponse()
-            size[0] = len(answer.read())
-            etag = answer.getheader("ETag") or ""
-            with lock:
-                done[0] += 1
-
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    cpu0 = stack.cpu() + self_cpu()
-    began = time.perf_counter()
-    deadline[0] = began + SECONDS
-    start.wait()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    return {
-        "rate": done[0] / elapsed,
-        "cpu": 1000 * (stack.cpu() + self_cpu() - cpu0) / max(done[0], 1),
-        "mb": size[0] / 1e6,
-    }
-
-
-def polls(stack: Stack, clients: int = 8, fans: int = 40) -> dict[str, float]:
-    """The polling path: fans waiting in line (an event admitting one fan a minute) poll
-    their checkout; the line state is read from Postgres at most once a second."""
-    event_id = make_event(stack, fans, admission_per_second=1 / 60)
-    conn = stack.connection()
-    waiting = []
-    for n in range(fans):
-        status, body = call(conn, "POST", f"/events/{event_id}/checkouts", {"seat_ids": [f"S-{n}"]})
-        assert status == 201, body
-        waiting.append((body["checkout_id"], body["token"]))
+    """`clients` threads, each on its own connection, repeating `request(conn, client)` for
+    SECONDS: requests per second and machine CPU per request (stack, Postgres, clients)."""
     done = [0]
     lock = threading.Lock()
     deadline = [0.0]
@@ -295,11 +249,8 @@ def polls(stack: Stack, clients: int = 8, fans: int = 40) -> dict[str, float]:
     def client(index: int) -> None:
         conn = stack.connection()
         start.wait()
-        n = index
         while time.perf_counter() < deadline[0]:
-            checkout_id, token = waiting[n % fans]
-            call(conn, "GET", f"/checkouts/{checkout_id}", authorization=f"Bearer {token}")
-            n += clients
+            request(conn, index)
             with lock:
                 done[0] += 1
 
@@ -317,6 +268,44 @@ def polls(stack: Stack, clients: int = 8, fans: int = 40) -> dict[str, float]:
         "rate": done[0] / elapsed,
         "cpu": 1000 * (stack.cpu() + self_cpu() - cpu0) / max(done[0], 1),
     }
+
+
+def seat_map(
+    stack: Stack, clients: int = 8, revalidate: bool = False, event_id: str | None = None
+) -> dict[str, float]:
+    """Polls of one 20,000-seat map; with `revalidate`, as a browser or the edge repeats
+    them: If-None-Match with the ETag it has (304 while the map is unchanged)."""
+    event_id = event_id or make_event(stack, 20_000)
+    etags = [""] * clients
+    size = [0]
+
+    def poll(conn: http.client.HTTPConnection, client: int) -> None:
+        sent = {"If-None-Match": etags[client]} if revalidate and etags[client] else {}
+        conn.request("GET", f"/events/{event_id}/seats", headers=sent)
+        answer = conn.getresponse()
+        size[0] = len(answer.read())
+        etags[client] = answer.getheader("ETag") or ""
+
+    return {**closed_loop(stack, clients, poll), "mb": size[0] / 1e6}
+
+
+def polls(stack: Stack, clients: int = 8, fans: int = 40) -> dict[str, float]:
+    """The polling path: fans waiting in line (an event admitting one fan a minute) poll
+    their checkout; the line state is read from Postgres at most once a second."""
+    event_id = make_event(stack, fans, admission_per_second=1 / 60)
+    conn = stack.connection()
+    waiting = []
+    for n in range(fans):
+        status, body = call(conn, "POST", f"/events/{event_id}/checkouts", {"seat_ids": [f"S-{n}"]})
+        assert status == 201, body
+        waiting.append((body["checkout_id"], body["token"]))
+    turn = count()
+
+    def poll(conn: http.client.HTTPConnection, client: int) -> None:
+        checkout_id, token = waiting[next(turn) % fans]
+        call(conn, "GET", f"/checkouts/{checkout_id}", authorization=f"Bearer {token}")
+
+    return closed_loop(stack, clients, poll)
 
 
 def refusals(stack: Stack, fans: int = 4, bodies: int = 8) -> dict[str, float]:
