@@ -50,6 +50,8 @@ def new_statement() -> str:
         .replace("%(until)s", "(now() - interval '1 minute')")
         .replace("%(now)s", "now()")
         .replace("%(line)s", "(:line)")
+        .replace("%(client)s", "NULL")
+        .replace("%(cap)s", "NULL")
     )
     return "\\set n random(0, :seats - 1)\n" + " ".join(text.split()) + ";\n"
 

@@ -33,9 +33,11 @@ class Released:
 
 # The whole hold in one statement (autocommit: it is its own transaction).
 # `locked` locks the listed seats in seat order (the global lock order, so overlapping
-# holds queue rather than deadlock) and reads each one's latest committed state; `verdict`
-# says whether every listed seat exists and is free; only then does `taken` hold them and
-# `place` take the next place in the event's line (a refused hold spends no place).
+# holds queue rather than deadlock) and reads each one's latest committed state; `client`
+# counts the seats this client holds now (its holds are serialised by an advisory lock);
+# `verdict` says whether every listed seat exists and is free and the client within its
+# cap; only then does `taken` hold them and `place` take the next place in the event's line
+# (a refused hold spends no place).
 # Its cost depends on the seats listed, never on the size of the event.
 # `%(ids)s` stands for an ARRAY of one parameter per seat (see `_hold_statement`): with the
 # count of seats in the statement itself, Postgres plans it once per connection (a generic
@@ -47,7 +49,6 @@ WITH locked AS (
     FROM seats WHERE event_id = %(event)s AND seat_id = ANY(%(ids)s)
     ORDER BY seat_id FOR UPDATE
 ), client AS (
-    -- the seats this client holds now (its holds are serialised by an advisory lock)
     SELECT %(client)s::text IS NULL
            OR count(*) + cardinality(%(ids)s::text[]) <= %(cap)s::integer AS ok
     FROM seats WHERE event_id = %(event)s AND held_by = %(client)s::text
