@@ -249,3 +249,28 @@ def test_a_redelivery_after_an_outage_renews_an_admitted_checkouts_seats(
         ).fetchall()
     assert rows
     assert {until for (until,) in rows} == {session.hold_until}
+
+
+def test_a_batch_reads_its_sessions_at_once(deps, make_event, aws):
+    """Admitting ten fans costs one BatchGetItem, not ten GetItems (moto's and DynamoDB's
+    cost per call, not per item, dominates the consumer)."""
+    event_id = make_event(seats=12)
+    made = checkouts(event_id, 10)
+    calls: list[str] = []
+    client = deps.sessions._client()
+
+    def seen(model: object, **_: object) -> None:
+        calls.append(getattr(model, "name", ""))
+
+    client.meta.events.register("before-call.dynamodb.*", seen)
+    try:
+        result = admit_handler()(
+            sqs_lambda_event(receive(aws.queue_url), QUEUE_ARN), LambdaContext()
+        )
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.*", seen)
+    assert result["batchItemFailures"] == []
+    assert all(slot(deps, checkout_id) is not None for checkout_id, _ in made)
+    assert calls.count("BatchGetItem") == 1
+    assert calls.count("GetItem") == 0
+    assert calls.count("UpdateItem") == 10  # one conditional admission each

@@ -90,10 +90,10 @@ def test_consumers_racing_for_slots_never_share_or_crowd_one(deps, make_event):
     now = deps.clock.now()
     start = threading.Barrier(THREADS)
 
-    def reserve(_: int):
+    def reserve(seq: int):
         start.wait()
-        return deps.events.reserve_admission_slot(
-            event_id, now, timedelta(seconds=0.25), before=now + timedelta(hours=1)
+        return deps.events.take_turn(
+            event_id, seq + 1, now, timedelta(seconds=0.25), before=now + timedelta(hours=1)
         )
 
     with ThreadPoolExecutor(THREADS) as pool:
@@ -101,6 +101,20 @@ def test_consumers_racing_for_slots_never_share_or_crowd_one(deps, make_event):
     gaps = {(b - a).total_seconds() for a, b in pairwise(slots)}
     assert slots[0] == now
     assert gaps == {0.25}  # every slot distinct, exactly one interval apart
+    # every place was recorded as passed, whatever order the turns came in
+    assert deps.events.line(event_id).admitted_seq == THREADS
+
+
+def test_a_turn_too_late_for_the_hold_takes_no_slot_but_passes_the_place(deps, make_event):
+    event_id = make_event(seats=6, admission_per_second=1)
+    now = deps.clock.now()
+    second = timedelta(seconds=1)
+    assert deps.events.take_turn(event_id, 1, now, second, before=now + second) == now
+    # the next slot (now + 1 s) would start when this fan's hold ends: refused
+    assert deps.events.take_turn(event_id, 2, now, second, before=now + second) is None
+    line = deps.events.line(event_id)
+    assert line.admitted_seq == 2
+    assert line.next_admission_at == now + second  # unchanged by the refused turn
 
 
 def admitted_checkouts(deps, make_event, aws, count: int) -> tuple[UUID, list[tuple[str, str]]]:

@@ -13,9 +13,11 @@ slot is told so at once (`expired`) and its seats go back on sale, without takin
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from uuid import UUID
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -33,6 +35,13 @@ from boxoffice.observability import MetricUnit, logger, metrics
 Outcome = Literal["admitted", "skipped", "dead-lettered"]
 
 
+class _Unread:
+    """The session has not been read for this message yet."""
+
+
+UNREAD = _Unread()
+
+
 def parse_message(body: str) -> AdmissionMessage:
     try:
         return AdmissionMessage.model_validate_json(body)
@@ -40,14 +49,17 @@ def parse_message(body: str) -> AdmissionMessage:
         raise PoisonMessage(f"not an admission message ({error.error_count()} problems)") from None
 
 
-def admit(deps: Dependencies, message: AdmissionMessage) -> Outcome:
+def admit(
+    deps: Dependencies, message: AdmissionMessage, read: Session | _Unread | None = UNREAD
+) -> Outcome:
     """Admit one queued checkout at its event's next slot; skip one that cannot use it.
 
     Idempotent on the checkout: only a `queued` session becomes `admitted`, by a conditional
-    write, so duplicates and redeliveries admit once and take no second slot.
+    write, so duplicates and redeliveries admit once and take no second slot. `read` is the
+    session as the batch read it (None: there is none); by default it is read here.
     """
     try:
-        session = deps.sessions.get(message.checkout_id)
+        session = deps.sessions.get(message.checkout_id) if isinstance(read, _Unread) else read
     except ValidationError:
         raise PoisonMessage("the checkout session is unreadable") from None
     now = deps.clock.now()
@@ -59,10 +71,9 @@ def admit(deps: Dependencies, message: AdmissionMessage) -> Outcome:
         deps.events.pass_in_line(message.event_id, message.seq)
         return "skipped"
     interval = timedelta(seconds=1 / session.admission_per_second)
-    slot = deps.events.reserve_admission_slot(
-        session.event_id, now, interval, before=session.hold_until
+    slot = deps.events.take_turn(
+        session.event_id, session.seq, now, interval, before=session.hold_until
     )
-    deps.events.pass_in_line(session.event_id, session.seq)
     if slot is None:
         _end_in_line(deps, session, now)
         return "skipped"
@@ -117,11 +128,29 @@ def _ids(checkout_id: object) -> dict[str, str]:
 @dataclass
 class _Batch:
     deps: Dependencies
+    # The batch's sessions, read at once; each is used once (a duplicate reads again).
+    read: dict[UUID, Session] = field(default_factory=dict)
+    unread: set[UUID] = field(default_factory=set)
     delays: dict[str, int] = field(default_factory=dict)
+
+    def read_ahead(self, records: list[dict[str, Any]]) -> None:
+        """One BatchGetItem for the batch's sessions instead of one GetItem per message.
+        Anything unreadable is left to `admit`, which reads (and judges) it alone."""
+        wanted = []
+        for raw in records:
+            with contextlib.suppress(PoisonMessage):
+                wanted.append(parse_message(raw.get("body", "")).checkout_id)
+        with contextlib.suppress(Exception):
+            self.read = self.deps.sessions.get_many(wanted)
+            self.unread = set(wanted)
 
     def handle(self, record: SQSRecord) -> Outcome:
         try:
-            return admit(self.deps, parse_message(record.body))
+            message = parse_message(record.body)
+            if message.checkout_id in self.unread:
+                self.unread.discard(message.checkout_id)
+                return admit(self.deps, message, self.read.get(message.checkout_id))
+            return admit(self.deps, message)
         except PoisonMessage as poison:
             # It can never succeed: retrying would only hold its event's line back.
             logger.error("poison admission message", extra={"message_id": record.message_id})
@@ -145,6 +174,7 @@ def process_batch(
     """Admit a batch in order. A record that fails (an outage, not poison) goes back with a
     backoff delay; the records of its event after it go back with it, keeping FIFO order."""
     batch = _Batch(deps=deps)
+    batch.read_ahead(event["Records"])
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     processor.raise_on_entire_batch_failure = False  # the failures are answered below
     with processor(records=event["Records"], handler=batch.handle, lambda_context=context):

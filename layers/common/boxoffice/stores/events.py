@@ -299,22 +299,24 @@ class EventStore:
         self._lines[event_id] = (time.monotonic(), line)
         return line
 
-    def reserve_admission_slot(
-        self, event_id: UUID, now: datetime, interval: timedelta, before: datetime
+    def take_turn(
+        self, event_id: UUID, seq: int, now: datetime, interval: timedelta, before: datetime
     ) -> datetime | None:
-        """Take the event's next slot, next = max(now, last + interval), in one statement.
-
-        The slot is taken only if it starts before `before` (when the fan's hold would end);
-        otherwise nothing changes and None is returned.
-        """
+        """Deal with place `seq` in one statement: take the event's next slot,
+        next = max(now, last + interval), if it starts before `before` (when the fan's hold
+        would end), and record the place as passed either way. Returns the slot, or None
+        when none was taken (nothing but the passed place changes then)."""
         with self._connection() as conn:
             row = conn.execute(
-                "UPDATE events SET next_admission_at ="
-                " GREATEST(%(now)s, coalesce(next_admission_at, %(now)s)) + %(interval)s"
-                " WHERE id = %(id)s"
-                " AND GREATEST(%(now)s, coalesce(next_admission_at, %(now)s)) < %(before)s"
-                " RETURNING next_admission_at - %(interval)s",
-                {"id": event_id, "now": now, "interval": interval, "before": before},
+                "WITH turn AS ("
+                " SELECT id, GREATEST(%(now)s, coalesce(next_admission_at, %(now)s)) AS slot"
+                " FROM events WHERE id = %(id)s FOR UPDATE)"
+                " UPDATE events e SET admitted_seq = GREATEST(e.admitted_seq, %(seq)s),"
+                " next_admission_at = CASE WHEN t.slot < %(before)s"
+                " THEN t.slot + %(interval)s ELSE e.next_admission_at END"
+                " FROM turn t WHERE e.id = t.id"
+                " RETURNING CASE WHEN t.slot < %(before)s THEN t.slot END",
+                {"id": event_id, "seq": seq, "now": now, "interval": interval, "before": before},
             ).fetchone()
         return row[0] if row else None
 

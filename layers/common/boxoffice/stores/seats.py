@@ -160,12 +160,18 @@ class SeatStore:
 
     def renew(self, event_id: UUID, checkout_id: UUID, held_until: datetime, now: datetime) -> int:
         """Extend this checkout's live holds to `held_until`; return how many were extended."""
-        with self._connection() as conn, conn.transaction():
-            _lock_checkout_seats(conn, event_id, checkout_id)
+        # One statement: the checkout's seats locked in seat order first (the global lock
+        # order), then extended.
+        with self._connection() as conn:
             cur = conn.execute(
-                "UPDATE seats SET held_until = %s WHERE event_id = %s AND checkout_id = %s"
-                " AND status = 'held' AND held_until > %s",
-                (held_until, event_id, checkout_id, now),
+                "WITH locked AS (SELECT seat_id FROM seats"
+                " WHERE event_id = %(event)s AND checkout_id = %(checkout)s"
+                " ORDER BY seat_id FOR UPDATE)"
+                " UPDATE seats s SET held_until = %(until)s FROM locked l"
+                " WHERE s.event_id = %(event)s AND s.seat_id = l.seat_id"
+                " AND s.checkout_id = %(checkout)s AND s.status = 'held'"
+                " AND s.held_until > %(now)s",
+                {"event": event_id, "checkout": checkout_id, "until": held_until, "now": now},
             )
             return cur.rowcount
 

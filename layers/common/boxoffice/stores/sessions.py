@@ -64,6 +64,27 @@ class SessionStore:
         )
         return from_item(found["Item"]) if "Item" in found else None
 
+    def get_many(self, checkout_ids: Iterable[UUID]) -> dict[UUID, Session]:
+        """The sessions of these checkouts that exist, read consistently in one
+        BatchGetItem per 100 (the admission consumer reads a whole batch at once)."""
+        wanted = list(dict.fromkeys(checkout_ids))
+        found: dict[UUID, Session] = {}
+        for start in range(0, len(wanted), 100):
+            keys = [self._key(c) for c in wanted[start : start + 100]]
+            answer = self._client().batch_get_item(
+                RequestItems={self._table_name: {"Keys": keys, "ConsistentRead": True}}
+            )
+            for item in answer.get("Responses", {}).get(self._table_name, []):
+                session = from_item(item)
+                found[session.checkout_id] = session
+            # Keys DynamoDB did not get to (throttled): read one at a time, no busy loop.
+            unprocessed = answer.get("UnprocessedKeys", {}).get(self._table_name)
+            for key in unprocessed["Keys"] if unprocessed else []:
+                alone = self.get(UUID(key["checkout_id"]["S"]))
+                if alone is not None:
+                    found[alone.checkout_id] = alone
+        return found
+
     def delete(self, checkout_id: UUID) -> None:
         self._client().delete_item(TableName=self._table_name, Key=self._key(checkout_id))
 
