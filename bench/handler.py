@@ -61,7 +61,14 @@ class AwsTimer:
         self.calls += 1
 
 
-def api_event(method: str, resource: str, path: str, params: dict[str, str], body: Any) -> Any:
+def api_event(
+    method: str,
+    resource: str,
+    path: str,
+    params: dict[str, str],
+    body: Any,
+    source_ip: str = "127.0.0.1",
+) -> Any:
     return {
         "resource": resource,
         "path": path,
@@ -78,7 +85,7 @@ def api_event(method: str, resource: str, path: str, params: dict[str, str], bod
             "path": path,
             "stage": "bench",
             "requestId": "bench",
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": "bench"},
+            "identity": {"sourceIp": source_ip, "userAgent": "bench"},
         },
         "body": json.dumps(body) if body is not None else None,
         "isBase64Encoded": False,
@@ -170,6 +177,8 @@ def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> flo
                         path,
                         {"event_id": str(event_id)},
                         {"seat_ids": [f"S-{n}"]},
+                        # every hold is another fan's, each within its per-client cap
+                        source_ip=f"10.1.{n // 256}.{n % 256}",
                     )
                     began, began_cpu = time.perf_counter(), time.thread_time()
                     with contextlib.redirect_stdout(sink):
