@@ -118,6 +118,7 @@ class StreamPoller(MappedSource):
     def _run(self) -> None:
         streams = self.aws.client("dynamodbstreams")
         iterators = self._iterators(streams)
+        self.deletes.reading(self.table.name)
         self._ready.set()
         pending: list[dict[str, Any]] = []
         while not self.stop.is_set():
@@ -125,6 +126,7 @@ class StreamPoller(MappedSource):
                 answer = streams.get_records(ShardIterator=iterator, Limit=1000)
                 iterators[shard_id] = answer.get("NextShardIterator") or iterator
                 for raw in answer.get("Records", []):
+                    self.deletes.saw(self.table.name, raw)
                     record = self._record(raw)
                     if not self.patterns or any(matches(p, record) for p in self.patterns):
                         pending.append(record)

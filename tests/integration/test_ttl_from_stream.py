@@ -1,0 +1,113 @@
+"""The local TTL process deletes what the table's stream shows is due, without scanning
+the table (local/sources/ttl.py), and its deletes still reach the stream function as the
+DynamoDB service's own."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local import template
+from local.aws import LocalAws, create_resources, start_moto
+from local.lambdas import Invocation
+from local.sources import StreamPoller, TtlDeletes, TtlSweeper
+from local.template import Function
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def invoke(
+        self, function: Function, event: dict[str, Any], *, timeout: float | None = None
+    ) -> Invocation:
+        self.records.extend(event["Records"])
+        return Invocation(function.logical_id, "r", ok=True, result=None)
+
+
+@pytest.fixture
+def aws() -> Iterator[LocalAws]:
+    server, endpoint = start_moto("127.0.0.1", 0)
+    try:
+        yield create_resources(endpoint)
+    finally:
+        server.stop()
+
+
+def _wait(check: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_due_items_are_deleted_from_what_the_stream_showed_without_a_scan(aws: LocalAws) -> None:
+    [(function, props)] = template.events_of_type("DynamoDB")
+    table = aws.tables["SessionsTable"]
+    dynamodb = aws.client("dynamodb")
+    stop = threading.Event()
+    deletes = TtlDeletes()
+    recorder = Recorder()
+    poller = StreamPoller(function, props, aws, recorder, deletes, stop, poll_seconds=0.02)
+    sweeper = TtlSweeper(table.name, "expires_at", ["checkout_id"], aws, deletes, stop)
+    calls: list[str] = []
+    sweeper_client = aws.client("dynamodb")
+    sweeper_client.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
+    )
+    poller.start()
+    try:
+        assert poller.wait_ready()
+        assert deletes.fed(table.name)
+        past, future = int(time.time()) - 5, int(time.time()) + 600
+
+        def put(key: str, expires: int) -> None:
+            dynamodb.put_item(
+                TableName=table.name,
+                Item={"checkout_id": {"S": key}, "expires_at": {"N": str(expires)}},
+            )
+
+        put("expired", past)
+        put("live", future)
+        put("extended", past)
+        dynamodb.update_item(  # its TTL moved into the future before the sweep
+            TableName=table.name,
+            Key={"checkout_id": {"S": "extended"}},
+            UpdateExpression="SET expires_at = :t",
+            ExpressionAttributeValues={":t": {"N": str(future)}},
+        )
+        put("gone", past)
+        dynamodb.delete_item(TableName=table.name, Key={"checkout_id": {"S": "gone"}})
+        # the poller has seen all seven changes
+        _wait(lambda: not deletes.due(table.name, 0) and _seen(deletes, table.name) == 3)
+        assert sweeper.sweep_due(sweeper_client) == 1
+        assert sweeper.sweep_due(sweeper_client) == 0  # each due item is deleted once
+        _wait(
+            lambda: any(
+                r["eventName"] == "REMOVE" and _key(r) == "expired" for r in recorder.records
+            )
+        )
+    finally:
+        stop.set()
+        poller.join(5)
+    assert "Scan" not in calls
+    assert calls == ["DeleteItem"]
+    # the function's filter lets only TTL's own deletes through, not the user's
+    [record] = recorder.records
+    assert (_key(record), record["eventName"]) == ("expired", "REMOVE")
+    assert record["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    remaining = dynamodb.scan(TableName=table.name)["Items"]
+    assert sorted(i["checkout_id"]["S"] for i in remaining) == ["extended", "live"]
+
+
+def _key(record: dict[str, Any]) -> str:
+    return str(record["dynamodb"]["Keys"]["checkout_id"]["S"])
+
+
+def _seen(deletes: TtlDeletes, table: str) -> int:
+    """How many items the ledger knows a TTL for (test-only peek)."""
+    return len(deletes._ttl[table])
