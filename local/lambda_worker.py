@@ -1,6 +1,6 @@
 """One Lambda execution environment: `python -m local.lambda_worker FD MODULE ATTRIBUTE ...`.
 
-Started by local/lambdas.py with the function's environment. It imports the handler's
+Started by local/lambdas/worker.py with the function's environment. It imports the handler's
 module once (the init phase), then runs one invocation at a time for as long as it lives,
 so module state behaves as in a warm Lambda container. It talks to its parent over the
 socket FD (JSON lines); the handler's own output goes to stdout/stderr as Lambda's goes
