@@ -1,0 +1,126 @@
+"""The stack's own moto process (local/moto_server.py) keeps AWS's answers where it
+computes less than moto does: queue attributes while sending, and stream records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from local.aws import client, start_moto
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    server, url = start_moto("127.0.0.1", 0)
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sqs(endpoint: str) -> Any:
+    return client("sqs", endpoint)
+
+
+def _queue(sqs: Any, name: str, **attributes: str) -> str:
+    url: str = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true", **attributes})[
+        "QueueUrl"
+    ]
+    return url
+
+
+def test_content_based_deduplication_still_drops_a_repeat(sqs: Any) -> None:
+    url = _queue(sqs, "cbd.fifo", ContentBasedDeduplication="true")
+    for _ in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody="same", MessageGroupId="g")
+    sqs.send_message(QueueUrl=url, MessageBody="other", MessageGroupId="g")
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "2"
+    assert attributes["ContentBasedDeduplication"] == "true"
+
+
+def test_without_it_a_fifo_send_needs_a_deduplication_id(sqs: Any) -> None:
+    url = _queue(sqs, "plain.fifo")
+    with pytest.raises(ClientError) as refused:
+        sqs.send_message(QueueUrl=url, MessageBody="x", MessageGroupId="g")
+    assert "MessageDeduplicationId" in str(refused.value)
+    for n in range(5):
+        sqs.send_message(
+            QueueUrl=url, MessageBody="x", MessageGroupId="g", MessageDeduplicationId=f"d{n % 3}"
+        )
+    entries = [
+        {"Id": str(n), "MessageBody": "y", "MessageGroupId": "g", "MessageDeduplicationId": f"b{n}"}
+        for n in range(4)
+    ]
+    assert len(sqs.send_message_batch(QueueUrl=url, Entries=entries)["Successful"]) == 4
+    counts = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "FifoQueue"]
+    )["Attributes"]
+    assert counts == {"ApproximateNumberOfMessages": "7", "FifoQueue": "true"}
+
+
+ITEM = {
+    "k": {"S": "one"},
+    "n": {"N": "12.5"},
+    "flag": {"BOOL": True},
+    "nothing": {"NULL": True},
+    "blob": {"B": b"\x00\x01bytes"},
+    "tags": {"SS": ["a", "b"]},
+    "seats": {"L": [{"M": {"seat_id": {"S": "A-1"}, "price": {"N": "100"}}}]},
+}
+
+
+def _stream_records(endpoint: str | None) -> list[dict[str, Any]]:
+    """Put, update and delete one item; return its stream records as boto3 reads them."""
+    dynamodb, streams = client("dynamodb", endpoint), client("dynamodbstreams", endpoint)
+    table = dynamodb.create_table(
+        TableName="records",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]
+    arn = table["LatestStreamArn"]
+    [shard] = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    dynamodb.put_item(TableName="records", Item=ITEM)
+    dynamodb.update_item(
+        TableName="records",
+        Key={"k": {"S": "one"}},
+        UpdateExpression="SET n = :n",
+        ExpressionAttributeValues={":n": {"N": "13"}},
+    )
+    dynamodb.delete_item(TableName="records", Key={"k": {"S": "one"}})
+    answer = streams.get_records(ShardIterator=iterator, Limit=1000)
+    assert answer["NextShardIterator"]
+    records: list[dict[str, Any]] = answer["Records"]
+    return records
+
+
+def test_stream_records_read_back_in_dynamodb_streams_wire_form(endpoint: str) -> None:
+    inserted, modified, removed = _stream_records(endpoint)
+    changed = {**ITEM, "n": {"N": "13"}}
+    expected = [
+        ("INSERT", {"NewImage": ITEM}),
+        ("MODIFY", {"OldImage": ITEM, "NewImage": changed}),
+        ("REMOVE", {"OldImage": changed}),
+    ]
+    sequence = []
+    for record, (name, images) in zip((inserted, modified, removed), expected, strict=True):
+        data = record["dynamodb"]
+        assert record["eventName"] == name
+        assert (record["eventSource"], record["awsRegion"]) == ("aws:dynamodb", "us-east-1")
+        assert data["Keys"] == {"k": {"S": "one"}}
+        assert data["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+        assert isinstance(data["ApproximateCreationDateTime"], datetime)
+        assert data["SizeBytes"] > 0
+        assert {k: v for k, v in data.items() if k.endswith("Image")} == images
+        sequence.append(int(data["SequenceNumber"]))
+    assert sequence == sorted(sequence)
