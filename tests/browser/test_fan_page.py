@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.integration.stack import ADMIN_KEY, StackProcess, fresh_database, stack_env
+from tests.local.stack import ADMIN_KEY, StackProcess, fresh_database, stack_env
 
 pytestmark = pytest.mark.browser
 

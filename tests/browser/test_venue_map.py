@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from local.seed import demo_event
-from tests.integration.stack import ADMIN_KEY, StackProcess, fresh_database, stack_env
+from tests.local.stack import ADMIN_KEY, StackProcess, fresh_database, stack_env
 
 pytestmark = pytest.mark.browser
 

@@ -19,7 +19,7 @@ from schemathesis.checks import (
 )
 
 from local import openapi
-from tests.integration.stack import StackProcess, fresh_database, stack_env
+from tests.local.stack import StackProcess, fresh_database, stack_env
 
 CASES_PER_OPERATION = 30
 schema = schemathesis.openapi.from_dict(openapi.document())

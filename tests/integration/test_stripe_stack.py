@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.integration.stack import ADMIN_KEY, Answer, StackProcess, fresh_database, stack_env
+from tests.local.stack import ADMIN_KEY, Answer, StackProcess, fresh_database, stack_env
 
 ADMIN = {"x-api-key": ADMIN_KEY}
 

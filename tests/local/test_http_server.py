@@ -509,7 +509,7 @@ def test_a_gateway_bug_is_a_json_500_not_an_html_page(capsys):
 def _pool(capacity: int = 2, timeout: int = 3) -> FunctionPool:
     function = Function(
         logical_id="CountingFunction",
-        code_uri="tests/integration/",
+        code_uri="tests/local/",
         handler="stack.counting_handler",
         timeout=timeout,
         environment={},
@@ -603,7 +603,7 @@ def test_recycling_gives_fresh_instances_after_a_code_change():
 
 
 def test_a_module_that_cannot_be_imported_is_an_init_error():
-    function = Function("Broken", "tests/integration/", "no_such_module.handler", 3, {})
+    function = Function("Broken", "tests/local/", "no_such_module.handler", 3, {})
     pool = FunctionPool(function, {"PATH": "/usr/bin:/bin"}, 1, tag="boxoffice-test-pool")
     try:
         invocation = pool.invoke({})

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.stack import StackProcess, fresh_database, stack_env
+from tests.local.stack import StackProcess, fresh_database, stack_env
 from tests.support import ROOT
 
 MARKER = "<!-- quickstart:"

@@ -35,7 +35,7 @@ from local.sources import (
     parse_rate,
 )
 from local.template import Function
-from tests.integration.stack import (
+from tests.local.stack import (
     ADMIN_KEY,
     SERVER_ERROR_LINE,
     Answer,

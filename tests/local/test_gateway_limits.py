@@ -20,8 +20,8 @@ from local import template
 from local.config import API_GATEWAY_MAX_PAYLOAD_BYTES, Config
 from local.gateway import GatewayServer
 from local.throttle import MethodThrottle, Throttle
-from tests.integration.stack import ADMIN_KEY, StackProcess, fresh_database, stack_env
-from tests.integration.test_gateway import Recorder, body, gateway
+from tests.local.stack import ADMIN_KEY, StackProcess, fresh_database, stack_env
+from tests.local.test_http_server import Recorder, body, gateway
 
 TEN_MB = 10 * 1024 * 1024
 
