@@ -1,5 +1,5 @@
-"""Helpers for the local-stack tests: run `python -m local` as a subprocess, talk HTTP to it,
-and small handlers that the worker-pool tests load as Lambda functions."""
+"""The local stack as the tests run it: `python -m local` as a subprocess on free ports and a
+database of its own, and HTTP to it."""
 
 from __future__ import annotations
 
@@ -211,24 +211,3 @@ def fresh_database(server_url: str) -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
-
-
-# ----------------------------------------------------------- handlers for the pool tests
-_calls = 0
-
-
-def counting_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Module state survives between invocations of one warm instance."""
-    global _calls
-    _calls += 1
-    time.sleep(float(event.get("sleep", 0)))
-    if event.get("fail"):
-        raise ValueError("asked to fail")
-    return {
-        "calls": _calls,
-        "pid": os.getpid(),
-        "function": context.function_name,
-        "remaining_ms": context.get_remaining_time_in_millis(),
-        "request_id": context.aws_request_id,
-        "env": {k: os.environ.get(k) for k in event.get("env", [])},
-    }
