@@ -1,5 +1,5 @@
 """Helpers of the local stack's tests: a stand-in for the worker pools, the gateway built
-from template.yaml in process, and waiting for a condition."""
+from template.yaml in process, the template's event sources, and waiting for a condition."""
 
 from __future__ import annotations
 
@@ -88,3 +88,9 @@ def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.2) 
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s")
         time.sleep(interval)
+
+
+def event_source(kind: str) -> tuple[Function, dict[str, Any]]:
+    """The template's one function with an event of type `kind`, and that event's properties."""
+    [(function, props)] = template.events_of_type(kind)
+    return function, props

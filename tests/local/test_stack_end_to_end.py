@@ -1,20 +1,15 @@
-"""The local stack end to end over HTTP (`python -m local` as a subprocess), and its event
-sources against moto in server mode."""
+"""The local stack end to end over HTTP (`python -m local` as a subprocess): the demo seeded,
+the page served, the API behind the admin key, holds, admission at the event's rate, pay,
+cancel, expiry through TTL and the stream, and malformed requests answered 4xx."""
 
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import re
-import shutil
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -22,19 +17,6 @@ import psycopg
 import pytest
 
 from local import template
-from local.aws import LocalAws, create_resources, start_moto
-from local.lambdas import Invocation
-from local.postgres import free_port
-from local.sources import (
-    Schedule,
-    SqsPoller,
-    StreamPoller,
-    TtlDeletes,
-    TtlSweeper,
-    matches,
-    parse_rate,
-)
-from local.template import Function
 from tests.local.stack import (
     ADMIN_KEY,
     SERVER_ERROR_LINE,
@@ -44,6 +26,7 @@ from tests.local.stack import (
     processes_tagged,
     stack_env,
 )
+from tests.local.support import wait_until
 
 ADMIN = {"x-api-key": ADMIN_KEY}
 
@@ -111,17 +94,6 @@ def seat_status(stack: StackProcess, event_id: str) -> dict[str, str]:
     answer = stack.request("GET", f"/events/{event_id}/seats")
     assert answer.status == 200
     return {seat["seat_id"]: seat["status"] for seat in answer.body}
-
-
-def wait_until(check: Any, timeout: float, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s")
-        time.sleep(interval)
 
 
 def test_the_demo_event_is_seeded_on_first_start(stack):
@@ -346,269 +318,3 @@ def test_non_utf8_bodies_are_4xx(stack):
     ]
     statuses = [stack.request("POST", path, raw=raw, headers=h).status for path, raw, h in cases]
     assert all(400 <= status < 500 for status in statuses), statuses
-
-
-# ====================================================== first start from an empty folder
-def test_first_start_from_an_empty_data_dir_creates_the_cluster_and_the_demo():
-    folder = Path(tempfile.mkdtemp(prefix="boxoffice-stack-"))
-    os.chmod(folder, 0o755)  # noqa: S103 - the postgres user must reach its data dir
-    env = stack_env(
-        BOXOFFICE_DATA_DIR=str(folder / "data"), PGPORT_LOCAL=str(free_port()), LAMBDA_PREWARM="0"
-    )
-    try:
-        first = StackProcess(env)
-        try:
-            first.start(timeout=120)
-            assert "Creating the Postgres cluster" in first.output
-            events = first.request("GET", "/events").body
-            assert [e["name"] for e in events] == ["Demo Night"]
-        finally:
-            assert first.stop() == 0, first.output
-        assert not (folder / "data" / "pgdata" / "postmaster.pid").exists()
-        # the data survives a restart, and the demo is not seeded twice
-        again = StackProcess(
-            stack_env(
-                **{k: env[k] for k in ("BOXOFFICE_DATA_DIR", "PGPORT_LOCAL", "LAMBDA_PREWARM")}
-            )
-        )
-        try:
-            again.start(timeout=60)
-            assert "Creating the Postgres cluster" not in again.output
-            assert [e["id"] for e in again.request("GET", "/events").body] == [
-                e["id"] for e in events
-            ]
-        finally:
-            assert again.stop() == 0, again.output
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-# ============================================================ event sources, against moto
-class FakeInvoker:
-    """Answers with `respond(event)` and remembers every event."""
-
-    def __init__(self, respond: Any = None) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.respond = respond or (lambda event: None)
-        self.called = threading.Event()
-
-    def invoke(
-        self, function: Function, event: dict[str, Any], *, timeout: float | None = None
-    ) -> Invocation:
-        self.events.append(event)
-        self.called.set()
-        try:
-            result = self.respond(event)
-        except Exception as error:
-            return Invocation(
-                function.logical_id,
-                "r",
-                ok=False,
-                error_type=type(error).__name__,
-                error_message=str(error),
-            )
-        return Invocation(function.logical_id, "r", ok=True, result=result)
-
-
-@pytest.fixture(scope="module")
-def moto_aws() -> Iterator[LocalAws]:
-    server, endpoint = start_moto("127.0.0.1", 0)
-    try:
-        yield create_resources(endpoint)
-    finally:
-        server.stop()
-
-
-def _source(kind: str) -> tuple[Function, dict[str, Any]]:
-    [(function, props)] = template.events_of_type(kind)
-    return function, props
-
-
-def test_sqs_records_have_lambdas_shape_and_partial_failures_stay(moto_aws):
-    function, props = _source("SQS")
-    queue = moto_aws.queues["AdmissionQueue"]
-    sqs = moto_aws.client("sqs")
-    for n in range(3):
-        sqs.send_message(
-            QueueUrl=queue.url,
-            MessageBody=json.dumps({"n": n}),
-            MessageGroupId="event-1",
-            MessageDeduplicationId=f"m-{uuid4()}",
-        )
-    stop = threading.Event()
-
-    def fail_the_second(event: dict[str, Any]) -> dict[str, Any]:
-        second = event["Records"][1]["messageId"]
-        return {"batchItemFailures": [{"itemIdentifier": second}]}
-
-    invoker = FakeInvoker(fail_the_second)
-    poller = SqsPoller(function, props, moto_aws, invoker, stop)
-    received = sqs.receive_message(
-        QueueUrl=queue.url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
-    )["Messages"]
-    from local.sources import sqs_record
-
-    records = [sqs_record(m, queue.arn) for m in received]
-    poller.deliver(sqs, records)
-    record = invoker.events[0]["Records"][0]
-    assert set(record) == {
-        "messageId",
-        "receiptHandle",
-        "body",
-        "attributes",
-        "messageAttributes",
-        "md5OfBody",
-        "eventSource",
-        "eventSourceARN",
-        "awsRegion",
-    }
-    assert record["eventSource"] == "aws:sqs"
-    assert record["eventSourceARN"] == queue.arn
-    assert record["attributes"]["MessageGroupId"] == "event-1"
-    for name in ("ApproximateReceiveCount", "SentTimestamp", "SequenceNumber", "SenderId"):
-        assert name in record["attributes"]
-    # only the reported failure is left (in flight until its visibility timeout)
-    attributes = sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["All"])["Attributes"]
-    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
-    assert attributes["ApproximateNumberOfMessages"] == "0"
-    sqs.purge_queue(QueueUrl=queue.url)
-
-
-def test_ttl_deletes_reach_the_stream_function_and_user_deletes_do_not(moto_aws):
-    function, props = _source("DynamoDB")
-    table = moto_aws.tables["SessionsTable"]
-    dynamodb = moto_aws.client("dynamodb")
-    stop = threading.Event()
-    deletes = TtlDeletes()
-    invoker = FakeInvoker()
-    poller = StreamPoller(function, props, moto_aws, invoker, deletes, stop, poll_seconds=0.05)
-    sweeper = TtlSweeper(table.name, "expires_at", ["checkout_id"], moto_aws, deletes, stop)
-    poller.start()
-    try:
-        assert poller.wait_ready()
-        past, future = int(time.time()) - 5, int(time.time()) + 600
-        for key, expires in (("expired", past), ("live", future), ("user-deleted", future)):
-            dynamodb.put_item(
-                TableName=table.name,
-                Item={"checkout_id": {"S": key}, "expires_at": {"N": str(expires)}},
-            )
-        dynamodb.delete_item(TableName=table.name, Key={"checkout_id": {"S": "user-deleted"}})
-        assert sweeper.sweep(dynamodb) == 1
-        assert invoker.called.wait(5)
-        time.sleep(0.3)
-    finally:
-        stop.set()
-        poller.join(5)
-    records = [r for event in invoker.events for r in event["Records"]]
-    assert len(records) == 1, records
-    [record] = records
-    assert record["eventName"] == "REMOVE"
-    assert record["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-    assert record["dynamodb"]["Keys"] == {"checkout_id": {"S": "expired"}}
-    assert record["dynamodb"]["OldImage"]["expires_at"] == {"N": str(past)}
-    assert record["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
-    assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int)
-    assert record["eventSource"] == "aws:dynamodb"
-    assert record["eventVersion"] == "1.1"
-    assert record["eventSourceARN"] == table.stream_arn
-    remaining = dynamodb.scan(TableName=table.name)["Items"]
-    assert sorted(i["checkout_id"]["S"] for i in remaining) == ["live"]
-
-
-def test_stream_batches_retry_from_the_first_failure_then_give_up(moto_aws):
-    function, props = _source("DynamoDB")
-    prefix = f"r{uuid4().hex[:6]}-"
-    props = {
-        **props,
-        # every INSERT of this test, from the start of the stream
-        "FilterCriteria": {
-            "Filters": [
-                {
-                    "Pattern": json.dumps(
-                        {
-                            "eventName": ["INSERT"],
-                            "dynamodb": {"Keys": {"checkout_id": {"S": [{"prefix": prefix}]}}},
-                        }
-                    )
-                }
-            ]
-        },
-        "StartingPosition": "TRIM_HORIZON",
-        "MaximumRetryAttempts": 1,
-    }
-    table = moto_aws.tables["SessionsTable"]
-    dynamodb = moto_aws.client("dynamodb")
-    for n in (1, 2, 3):
-        dynamodb.put_item(TableName=table.name, Item={"checkout_id": {"S": f"{prefix}{n}"}})
-    stop = threading.Event()
-    seen: list[list[str]] = []
-
-    def fail_the_second(event: dict[str, Any]) -> dict[str, Any]:
-        keys = [r["dynamodb"]["Keys"]["checkout_id"]["S"] for r in event["Records"]]
-        seen.append([k.removeprefix(prefix) for k in keys])
-        failed = [
-            r["dynamodb"]["SequenceNumber"]
-            for r in event["Records"]
-            if r["dynamodb"]["Keys"]["checkout_id"]["S"] == f"{prefix}2"
-        ]
-        return {"batchItemFailures": [{"itemIdentifier": s} for s in failed]}
-
-    invoker = FakeInvoker(fail_the_second)
-    poller = StreamPoller(function, props, moto_aws, invoker, TtlDeletes(), stop, poll_seconds=0.05)
-    poller.start()
-    try:
-        wait_until(lambda: len(seen) >= 2, timeout=10, interval=0.05)
-        dynamodb.put_item(TableName=table.name, Item={"checkout_id": {"S": f"{prefix}4"}})
-        wait_until(lambda: len(seen) >= 3, timeout=10, interval=0.05)
-    finally:
-        stop.set()
-        poller.join(5)
-    # retried from the first failure; after the retries the batch is dropped; then onwards
-    assert seen == [["1", "2", "3"], ["2", "3"], ["4"]]
-    failures = moto_aws.queues["StreamFailureQueue"]
-    [info] = moto_aws.client("sqs").receive_message(QueueUrl=failures.url)["Messages"]
-    batch = json.loads(info["Body"])
-    assert batch["requestContext"]["condition"] == "RetryAttemptsExhausted"
-    assert batch["DDBStreamBatchInfo"]["batchSize"] == 2
-
-
-def test_filter_patterns_match_like_event_filtering():
-    [pattern] = [
-        json.loads(f["Pattern"]) for f in _source("DynamoDB")[1]["FilterCriteria"]["Filters"]
-    ]
-    ttl = {
-        "eventName": "REMOVE",
-        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
-    }
-    assert matches(pattern, ttl)
-    assert not matches(pattern, {"eventName": "REMOVE"})
-    assert not matches(pattern, {**ttl, "eventName": "MODIFY"})
-    assert not matches(pattern, {**ttl, "userIdentity": {"type": "User", "principalId": "x"}})
-    assert matches({"a": [{"prefix": "ab"}]}, {"a": "abc"})
-    assert matches({"a": [{"exists": False}]}, {})
-    assert matches({"a": [{"anything-but": ["x"]}]}, {"a": "y"})
-    assert matches({"a": ["x"]}, {"a": ["w", "x"]})
-
-
-def test_schedules_fire_the_eventbridge_scheduled_event():
-    assert parse_rate("rate(1 minute)") == 60
-    assert parse_rate("rate(5 minutes)") == 300
-    assert parse_rate("rate(2 hours)") == 7200
-    assert parse_rate("cron(0 12 * * ? *)") is None
-    [(function, props)] = template.events_of_type("Schedule")
-    [name] = [n for n, e in function.events.items() if e.get("Type") == "Schedule"]
-    stop = threading.Event()
-    invoker = FakeInvoker(lambda event: {"ok": True})
-    schedule = Schedule(function, name, props, invoker, stop, speedup=600)  # 60 s -> 0.1 s
-    schedule.start()
-    try:
-        wait_until(lambda: len(invoker.events) >= 2, timeout=5, interval=0.05)
-    finally:
-        stop.set()
-        schedule.join(2)
-    event = invoker.events[0]
-    assert event["detail-type"] == "Scheduled Event"
-    assert event["source"] == "aws.events"
-    assert event["detail"] == {}
-    assert event["resources"][0].startswith("arn:aws:events:us-east-1:")
-    assert event["time"].endswith("Z")
