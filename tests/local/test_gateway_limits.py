@@ -19,7 +19,7 @@ from werkzeug.test import Client
 from local import template
 from local.config import API_GATEWAY_MAX_PAYLOAD_BYTES, Config
 from local.throttle import MethodThrottle, Throttle
-from tests.local.stack import ADMIN_KEY, StackProcess, fresh_database, stack_env
+from tests.local.stack import ADMIN_KEY, StackProcess, running_stack
 from tests.local.support import FakeInvoker, body, gateway
 
 TEN_MB = 10 * 1024 * 1024
@@ -206,19 +206,14 @@ RATE, BURST = 2, 5
 
 @pytest.fixture(scope="module")
 def stack(database_url: str) -> Iterator[StackProcess]:
-    with fresh_database(database_url) as url:
-        env = stack_env(
-            DATABASE_URL=url,
-            SEED_DEMO="0",
-            PAYMENT_PROVIDER="test",
-            GATEWAY_RATE_LIMIT=str(RATE),
-            GATEWAY_BURST_LIMIT=str(BURST),
-        )
-        running = StackProcess(env).start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with running_stack(
+        database_url,
+        SEED_DEMO="0",
+        PAYMENT_PROVIDER="test",
+        GATEWAY_RATE_LIMIT=str(RATE),
+        GATEWAY_BURST_LIMIT=str(BURST),
+    ) as running:
+        yield running
 
 
 def _request(
