@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 
 from local.aws import LocalAws, create_resources, start_moto
 from local.gateway import GatewayServer
+from tests.local.stack import SERVER_ERROR_LINE, StackProcess, processes_tagged, running_stack
 from tests.local.support import FakeInvoker, gateway
 
 
@@ -31,3 +33,18 @@ def moto_aws() -> Iterator[LocalAws]:
         yield create_resources(endpoint)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(database_url: str) -> Iterator[StackProcess]:
+    """The stack with the test payment provider and the demo seeded, for a module of tests;
+    afterwards it must have stopped cleanly, its workers with it, and have answered no 5xx
+    and seen no event-source invocation fail or time out meanwhile."""
+    with running_stack(database_url, PAYMENT_PROVIDER="test") as running:
+        yield running
+    assert "Stopped." in running.output
+    assert processes_tagged(running.worker_tag()) == [], "worker processes outlived the stack"
+    fives = [line for line in running.lines if SERVER_ERROR_LINE.search(line)]
+    assert fives == [], "\n".join(fives)
+    failed = [line for line in running.lines if re.search(r"^\S+ \S+ (error|timeout) ", line)]
+    assert failed == [], "\n".join(failed)

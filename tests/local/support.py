@@ -13,6 +13,7 @@ from local import template
 from local.gateway import Gateway
 from local.lambdas import Invocation
 from local.template import Function
+from tests.support import event_spec
 
 
 class FakeInvoker:
@@ -88,6 +89,12 @@ def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.2) 
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s")
         time.sleep(interval)
+
+
+def event_body(**overrides: Any) -> dict[str, Any]:
+    """tests.support.event_spec's event (12 seats, A-1-1 to A-2-6) as the JSON of
+    POST /events, with `overrides` laid over it as they are (valid or not)."""
+    return event_spec().model_dump(mode="json", exclude_none=True) | overrides
 
 
 def event_source(kind: str) -> tuple[Function, dict[str, Any]]:
