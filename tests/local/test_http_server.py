@@ -34,49 +34,45 @@ def raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]
     return int(status), headers, content
 
 
+def request(line: bytes, *headers: bytes, body: bytes = b"") -> bytes:
+    """A request as bytes on the wire: its request line, Host and `headers`, then `body`."""
+    return b"\r\n".join([line, b"Host: localhost", *headers, b""]) + b"\r\n" + body
+
+
+def bad_request(raw: bytes) -> tuple[bytes, int, str]:
+    return raw, 400, "bad_request"
+
+
 MALFORMED_REQUESTS = {
     "url over 64 KB": (
-        b"GET /events/" + b"e" * 100_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        request(b"GET /events/" + b"e" * 100_000 + b" HTTP/1.1"),
         414,
         "uri_too_long",
     ),
     "header line over 64 KB": (
-        b"GET /events HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n",
+        request(b"GET /events HTTP/1.1", b"X-Big: " + b"b" * 70_000),
         431,
         "headers_too_large",
     ),
     "over 100 headers": (
-        b"GET /events HTTP/1.1\r\nHost: localhost\r\n"
-        + b"".join(b"X-Header-%d: v\r\n" % n for n in range(150))
-        + b"\r\n",
+        request(b"GET /events HTTP/1.1", *(b"X-Header-%d: v" % n for n in range(150))),
         431,
         "headers_too_large",
     ),
-    "no method, path or version": (b"HELLO\r\n\r\n", 400, "bad_request"),
-    "HTTP/9.9": (b"GET /events HTTP/9.9\r\nHost: localhost\r\n\r\n", 400, "bad_request"),
-    "HTTP/2.0 in plain text": (
-        b"GET /events HTTP/2.0\r\nHost: localhost\r\n\r\n",
-        400,
-        "bad_request",
-    ),
-    "a version that is no version": (
-        b"GET /events HTTP/x\r\nHost: localhost\r\n\r\n",
-        400,
-        "bad_request",
-    ),
-    "four words": (b"GET /events and more HTTP/1.1\r\n\r\n", 400, "bad_request"),
-    "HTTP/0.9 (no version)": (b"GET /events\r\n\r\n", 400, "bad_request"),
-    "HTTP/0.9 POST": (b"POST /events\r\n\r\n", 400, "bad_request"),
-    "a target that is no URL": (
-        b"GET http://[::1 HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        400,
-        "bad_request",
-    ),
-    "a broken chunked body": (
-        b"POST /events HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"zz\r\nabc\r\n0\r\n\r\n",
-        400,
-        "bad_request",
+    "no method, path or version": bad_request(b"HELLO\r\n\r\n"),
+    "HTTP/9.9": bad_request(request(b"GET /events HTTP/9.9")),
+    "HTTP/2.0 in plain text": bad_request(request(b"GET /events HTTP/2.0")),
+    "a version that is no version": bad_request(request(b"GET /events HTTP/x")),
+    "four words": bad_request(b"GET /events and more HTTP/1.1\r\n\r\n"),
+    "HTTP/0.9 (no version)": bad_request(b"GET /events\r\n\r\n"),
+    "HTTP/0.9 POST": bad_request(b"POST /events\r\n\r\n"),
+    "a target that is no URL": bad_request(request(b"GET http://[::1 HTTP/1.1")),
+    "a broken chunked body": bad_request(
+        request(
+            b"POST /events HTTP/1.1",
+            b"Transfer-Encoding: chunked",
+            body=b"zz\r\nabc\r\n0\r\n\r\n",
+        )
     ),
 }
 
@@ -107,9 +103,7 @@ def test_requests_the_server_refuses_get_a_json_4xx(served, caplog, request_byte
 def test_well_formed_requests_still_pass_over_the_wire(served):
     server, invoker = served
     for version in (b"HTTP/1.1", b"HTTP/1.0"):
-        status, headers, content = raw_exchange(
-            server.port, b"GET /events " + version + b"\r\nHost: localhost\r\n\r\n"
-        )
+        status, headers, content = raw_exchange(server.port, request(b"GET /events " + version))
         assert (status, json.loads(content)) == (200, {"function": "ListEventsFunction"})
         assert headers["content-type"] == "application/json"
     assert len(invoker.calls) == 2
@@ -119,18 +113,14 @@ def test_head_on_an_api_route_is_405_as_no_head_method_is_defined(served):
     # API Gateway REST answers HEAD only where the API defines HEAD (or ANY); the template
     # defines GET, so HEAD is refused like any other undefined method, without a body.
     server, invoker = served
-    status, headers, content = raw_exchange(
-        server.port, b"HEAD /events HTTP/1.1\r\nHost: localhost\r\n\r\n"
-    )
+    status, headers, content = raw_exchange(server.port, request(b"HEAD /events HTTP/1.1"))
     assert status == 405
     assert headers["content-type"] == "application/json"
     assert "GET" in headers["allow"].split(", ")
     assert content == b""
     assert invoker.calls == []
     # the page's files are static, and HEAD on them answers like GET without a body
-    status, headers, content = raw_exchange(
-        server.port, b"HEAD /app.js HTTP/1.1\r\nHost: localhost\r\n\r\n"
-    )
+    status, headers, content = raw_exchange(server.port, request(b"HEAD /app.js HTTP/1.1"))
     assert status == 200
     assert int(headers["content-length"]) == (ROOT / "web" / "app.js").stat().st_size
     assert content == b""
