@@ -146,6 +146,17 @@ def hold(event_id: object, seat_ids: list[str]) -> tuple[int, Any]:
     )
 
 
+def hold_each(event_id: object, count: int, first_row: int = 1) -> list[tuple[str, str]]:
+    """`count` checkouts of one seat each, A-<first_row>-1 onwards (six seats a row), held
+    through the handler: their (checkout id, token)."""
+    made = []
+    for n in range(count):
+        status, body = hold(event_id, [f"A-{first_row + n // 6}-{n % 6 + 1}"])
+        assert status == 201, body
+        made.append((body["checkout_id"], body["token"]))
+    return made
+
+
 def on_checkout(name: str, checkout_id: str, token: str | None) -> tuple[int, Any]:
     """GET, DELETE or complete a checkout through its handler, with its bearer token."""
     event = api_event(name, checkout_id=checkout_id, headers={"Authorization": None})

@@ -8,41 +8,15 @@ step leaves a screenshot in tests/artifacts/screenshots/.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.integration.stack import ADMIN_KEY, StackProcess, fresh_database, stack_env
+from tests.browser.support import seat, shot
+from tests.local.stack import StackProcess
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def stack(database_url: str) -> Iterator[StackProcess]:
-    with fresh_database(database_url) as url:
-        running = StackProcess(stack_env(DATABASE_URL=url, PAYMENT_PROVIDER="test")).start()
-        try:
-            yield running
-        finally:
-            assert running.stop() == 0, running.output
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "make test installs Debian's chromium; run it through make"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield launched
-        launched.close()
 
 
 def new_fan(browser: Browser, stack: StackProcess) -> Page:
@@ -50,11 +24,6 @@ def new_fan(browser: Browser, stack: StackProcess) -> Page:
     page.set_default_timeout(20_000)
     page.goto(stack.base + "/")
     return page
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def create_event(stack: StackProcess, name: str, **settings: Any) -> str:
@@ -66,9 +35,7 @@ def create_event(stack: StackProcess, name: str, **settings: Any) -> str:
     ]
     body: dict[str, Any] = {"name": name, "venue": "Test Hall", "starts_at": "2031-06-01T19:30:00Z"}
     body |= {"seats": seats, **settings}
-    answer = stack.request("POST", "/events", body, headers={"x-api-key": ADMIN_KEY})
-    assert answer.status == 201, answer.body
-    return str(answer.body["id"])
+    return str(stack.create_event(body)["id"])
 
 
 def open_event(page: Page, event_id: str) -> None:
@@ -76,12 +43,8 @@ def open_event(page: Page, event_id: str) -> None:
     expect(seat(page, "A-1-1")).to_be_visible()
 
 
-def seat(page: Page, seat_id: str):
-    return page.locator(f'#seat-map button[data-seat-id="{seat_id}"]')
-
-
 def api_hold(stack: StackProcess, event_id: str, seat_ids: list[str]) -> dict[str, Any]:
-    answer = stack.request("POST", f"/events/{event_id}/checkouts", {"seat_ids": seat_ids})
+    answer = stack.hold(event_id, seat_ids)
     assert answer.status == 201, answer.body
     return dict(answer.body)
 
@@ -110,9 +73,7 @@ def test_hold_wait_pay_and_see_it_booked(stack, browser):
     expect(fan.locator("#confirmation")).to_contain_text("Booking confirmed")
     expect(fan.locator("#confirmation-seats")).to_contain_text("A, row 1, seat 3")
     shot(fan, "05-booked")
-    statuses = {
-        s["seat_id"]: s["status"] for s in stack.request("GET", f"/events/{event_id}/seats").body
-    }
+    statuses = stack.seat_statuses(event_id)
     assert (statuses["A-1-3"], statuses["A-1-4"]) == ("booked", "booked")
 
 
@@ -163,5 +124,4 @@ def test_a_checkout_window_that_runs_out_is_said_plainly(stack, browser):
     expect(fan.locator("#countdown")).to_be_visible()
     see_it_expire_then_free(fan, "B-1-4", "08-checkout-expired")
     expect(fan.locator("#pay-button")).to_be_hidden()
-    late = stack.request("GET", f"/events/{event_id}/seats").body
-    assert {s["seat_id"]: s["status"] for s in late}["B-1-4"] == "available"
+    assert stack.seat_statuses(event_id)["B-1-4"] == "available"

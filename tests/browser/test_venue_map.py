@@ -11,47 +11,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from local.seed import demo_event
-from tests.integration.stack import ADMIN_KEY, StackProcess, fresh_database, stack_env
+from tests.browser.support import seat, shot
+from tests.local.stack import StackProcess, running_stack
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 SIZES = {
     "desktop": {"viewport": {"width": 1280, "height": 800}},
     "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
 }
 SELECTED_BACKGROUND = "rgb(17, 24, 39)"
-
-
-@pytest.fixture(scope="module")
-def stack(database_url: str) -> Iterator[StackProcess]:
-    with fresh_database(database_url) as url:
-        env = stack_env(DATABASE_URL=url, PAYMENT_PROVIDER="test")
-        running = StackProcess(env).start()
-        try:
-            yield running
-        finally:
-            assert running.stop() == 0, running.output
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "make test installs Debian's chromium; run it through make"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(params=sorted(SIZES))
@@ -61,9 +36,7 @@ def size(request: pytest.FixtureRequest) -> str:
 
 def venue_event(stack: StackProcess, name: str) -> dict[str, Any]:
     body = demo_event() | {"name": name, "admission_per_second": 5}
-    answer = stack.request("POST", "/events", body, headers={"x-api-key": ADMIN_KEY})
-    assert answer.status == 201, answer.body
-    return dict(answer.body)
+    return stack.create_event(body)
 
 
 def fan_page(browser: Browser, stack: StackProcess, size: str, event_id: str) -> Page:
@@ -72,15 +45,6 @@ def fan_page(browser: Browser, stack: StackProcess, size: str, event_id: str) ->
     page.goto(f"{stack.base}/#/events/{event_id}")
     expect(seat(page, "FL-A-1")).to_be_visible()
     return page
-
-
-def seat(page: Page, seat_id: str):
-    return page.locator(f'#seat-map button[data-seat-id="{seat_id}"]')
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def no_sideways_scroll(page: Page) -> None:
@@ -166,9 +130,7 @@ def test_best_available_then_booked_as_yours(stack, browser, size):
     numbers = sorted(int(i.split("-")[2]) for i in ids)
     assert {i.rsplit("-", 1)[0] for i in ids} == {"BA-A"}
     assert numbers == list(range(numbers[0], numbers[0] + 4))
-    held = {
-        s["seat_id"]: s["status"] for s in stack.request("GET", f"/events/{event['id']}/seats").body
-    }
+    held = stack.seat_statuses(event["id"])
     assert {held[i] for i in ids} == {"available"}  # a suggestion holds nothing
     shot(page, f"venue-{size}-03-best-available")
     page.locator("#hold-button").click()
@@ -191,12 +153,8 @@ def test_best_available_then_booked_as_yours(stack, browser, size):
 @pytest.fixture(scope="module")
 def stripe_stack(database_url: str) -> Iterator[StackProcess]:
     """The stack as `make dev` runs it: Stripe's flow against the offline stand-in."""
-    with fresh_database(database_url) as url:
-        running = StackProcess(stack_env(DATABASE_URL=url)).start()
-        try:
-            yield running
-        finally:
-            assert running.stop() == 0, running.output
+    with running_stack(database_url) as running:
+        yield running
 
 
 def hold_and_go_to_pay(browser: Browser, stack: StackProcess, seat_id: str) -> Page:
@@ -251,15 +209,9 @@ def test_a_layout_with_turned_side_sections_is_drawn_in_place(stack, browser):
         ],
     }
     body = {"name": "Wings", "venue": "Hall", "starts_at": "2031-06-01T19:30:00Z"}
-    answer = stack.request(
-        "POST",
-        "/events",
-        body | {"seats": seats, "layout": layout},
-        headers={"x-api-key": ADMIN_KEY},
-    )
-    assert answer.status == 201, answer.body
+    event = stack.create_event(body | {"seats": seats, "layout": layout})
     page = browser.new_context(**SIZES["desktop"]).new_page()  # type: ignore[arg-type]
-    page.goto(f"{stack.base}/#/events/{answer.body['id']}")
+    page.goto(f"{stack.base}/#/events/{event['id']}")
     expect(seat(page, "Floor-A-1")).to_be_visible()
     centres = page.evaluate(
         """['Left', 'Floor', 'Right'].map(s => {

@@ -15,6 +15,7 @@ from tests.support import (
     consume_all,
     consume_once,
     hold,
+    hold_each,
     load_event,
     on_checkout,
     receive,
@@ -26,15 +27,6 @@ QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:AdmissionQueue.fifo"
 
 def admit_handler():
     return import_module("functions.admit_checkouts.app").lambda_handler
-
-
-def checkouts(event_id: UUID, count: int, first_row: int = 1) -> list[tuple[str, str]]:
-    made = []
-    for n in range(count):
-        status, body = hold(event_id, [f"A-{first_row + n // 6}-{n % 6 + 1}"])
-        assert status == 201, body
-        made.append((body["checkout_id"], body["token"]))
-    return made
 
 
 def slot(deps, checkout_id: str) -> datetime | None:
@@ -52,7 +44,7 @@ def gaps(times: list[datetime | None]) -> list[float]:
 
 def test_admits_in_arrival_order_never_faster_than_the_rate(deps, make_event, aws):
     event_id = make_event(seats=60, admission_per_second=2)
-    made = checkouts(event_id, 50)
+    made = hold_each(event_id, 50)
     assert consume_all(aws.queue_url) == 50
     spacing = gaps([slot(deps, checkout_id) for checkout_id, _ in made])
     assert min(spacing) >= 0.5  # FIFO (every gap positive) and at most 2 per second
@@ -61,7 +53,7 @@ def test_admits_in_arrival_order_never_faster_than_the_rate(deps, make_event, aw
 
 def test_queued_fans_see_their_wait_then_admission(deps, make_event, aws, clock):
     event_id = make_event(seats=12)
-    made = checkouts(event_id, 4)
+    made = hold_each(event_id, 4)
     _, last = on_checkout("get_checkout", *made[-1])
     assert (last["status"], last["position"], last["eta_seconds"]) == ("queued", 3, 3)
     consume_all(aws.queue_url)
@@ -80,7 +72,7 @@ def test_queued_fans_see_their_wait_then_admission(deps, make_event, aws, clock)
 
 def test_admission_renews_the_hold_to_checkout_seconds(deps, make_event, aws, clock):
     event_id = make_event(seats=6, hold_seconds=600, checkout_seconds=120)
-    ((checkout_id, token),) = checkouts(event_id, 1)
+    ((checkout_id, token),) = hold_each(event_id, 1)
     clock.advance(100)
     consume_all(aws.queue_url)
     _, body = on_checkout("get_checkout", checkout_id, token)
@@ -96,8 +88,8 @@ def test_admission_renews_the_hold_to_checkout_seconds(deps, make_event, aws, cl
 def test_one_busy_event_does_not_slow_another(deps, make_event, aws, clock):
     busy = make_event(seats=60, admission_per_second=0.5)
     quiet = make_event(seats=12, admission_per_second=1)
-    busy_ids = checkouts(busy, 30)
-    quiet_ids = checkouts(quiet, 2)
+    busy_ids = hold_each(busy, 30)
+    quiet_ids = hold_each(quiet, 2)
     consume_all(aws.queue_url)
     assert gaps([slot(deps, c) for c, _ in busy_ids]) == [2.0] * 29
     quiet_slots = [slot(deps, c) for c, _ in quiet_ids]
@@ -107,7 +99,7 @@ def test_one_busy_event_does_not_slow_another(deps, make_event, aws, clock):
 
 def test_a_fan_whose_hold_ends_before_their_turn_is_skipped(deps, make_event, aws):
     event_id = make_event(seats=12, hold_seconds=3, admission_per_second=1)
-    made = checkouts(event_id, 5)
+    made = hold_each(event_id, 5)
     consume_all(aws.queue_url)
     admitted = [slot(deps, c) is not None for c, _ in made]
     assert admitted == [True, True, True, False, False]  # slots at +0, +1, +2 s only
@@ -119,7 +111,7 @@ def test_a_fan_whose_hold_ends_before_their_turn_is_skipped(deps, make_event, aw
 
 def test_duplicates_and_redeliveries_admit_once(deps, make_event, aws, clock):
     event_id = make_event(seats=12)
-    ((checkout_id, _),) = checkouts(event_id, 1)
+    ((checkout_id, _),) = hold_each(event_id, 1)
     messages = receive(aws.queue_url)
     result = admit_handler()(sqs_lambda_event(messages + messages, QUEUE_ARN), LambdaContext())
     assert result["batchItemFailures"] == []
@@ -142,7 +134,7 @@ def test_poison_goes_to_the_dlq_and_does_not_block_its_event(deps, make_event, a
         MessageGroupId=str(event_id),
         MessageDeduplicationId="poison-1",
     )
-    ((checkout_id, _),) = checkouts(event_id, 1)
+    ((checkout_id, _),) = hold_each(event_id, 1)
     received, failed = consume_once(aws.queue_url)
     assert (received, failed) == (2, set())
     assert slot(deps, checkout_id) is not None
@@ -155,8 +147,8 @@ def test_poison_goes_to_the_dlq_and_does_not_block_its_event(deps, make_event, a
 def test_a_failing_record_returns_later_with_the_rest_of_its_event(deps, make_event, aws):
     event_id = make_event(seats=12)
     other = make_event(seats=12)
-    made = checkouts(event_id, 2)
-    ((other_id, _),) = checkouts(other, 1)
+    made = hold_each(event_id, 2)
+    ((other_id, _),) = hold_each(other, 1)
     messages = receive(aws.queue_url)
     with deps.connection() as conn:  # an outage of this event's pacing row
         conn.execute("ALTER TABLE events RENAME COLUMN next_admission_at TO paused")
@@ -174,7 +166,7 @@ def test_a_failing_record_returns_later_with_the_rest_of_its_event(deps, make_ev
 
 def test_expired_or_cancelled_while_queued_is_skipped(deps, make_event, aws, clock):
     event_id = make_event(seats=12, hold_seconds=10)
-    (expiring, token_a), (cancelled, token_b) = checkouts(event_id, 2)
+    (expiring, token_a), (cancelled, token_b) = hold_each(event_id, 2)
     assert on_checkout("cancel_checkout", cancelled, token_b)[0] == 200
     clock.advance(10)
     consume_all(aws.queue_url)
@@ -198,10 +190,10 @@ def test_the_sample_event_runs_through_the_handler(deps, make_event, aws):
 
 def test_a_newcomer_counts_the_scheduled_fans_still_ahead(deps, make_event, aws, clock):
     event_id = make_event(seats=12)
-    checkouts(event_id, 2)
+    hold_each(event_id, 2)
     consume_all(aws.queue_url)  # admitted now and scheduled in 1 s
     clock.advance(0.25)
-    ((newcomer, token),) = checkouts(event_id, 1, first_row=2)
+    ((newcomer, token),) = hold_each(event_id, 1, first_row=2)
     _, body = on_checkout("get_checkout", newcomer, token)
     assert (body["status"], body["position"], body["eta_seconds"]) == ("queued", 1, 2)
     consume_all(aws.queue_url)
@@ -211,7 +203,7 @@ def test_a_newcomer_counts_the_scheduled_fans_still_ahead(deps, make_event, aws,
 
 def test_a_session_outlives_its_hold_by_the_retention_period(deps, make_event, aws, clock):
     event_id = make_event(seats=6, hold_seconds=30, checkout_seconds=20)
-    ((checkout_id, token),) = checkouts(event_id, 1)
+    ((checkout_id, token),) = hold_each(event_id, 1)
     session = deps.sessions.get(UUID(checkout_id))
     assert session is not None
     retention = deps.settings.session_retention_seconds
@@ -229,7 +221,7 @@ def test_a_redelivery_after_an_outage_renews_an_admitted_checkouts_seats(
     """Postgres failed between admitting the session and renewing its seats: the message
     comes back, and its redelivery gives the seats the admitted hold's end."""
     event_id = make_event(seats=12, hold_seconds=60, checkout_seconds=300)
-    ((checkout_id, _),) = checkouts(event_id, 1)
+    ((checkout_id, _),) = hold_each(event_id, 1)
     messages = receive(aws.queue_url)
     assert admit_handler()(sqs_lambda_event(messages, QUEUE_ARN), LambdaContext()) == {
         "batchItemFailures": []

@@ -13,17 +13,16 @@ import pytest
 
 from boxoffice.models.checkouts import Session
 from local.stripe_standin import Fault, StripeStandIn, sign
+from tests.handlers.support import held_seats
 from tests.support import (
     FakeClock,
     LambdaContext,
     api_event,
-    consume_all,
     invoke,
     invoke_raw,
     load_event,
     on_checkout,
 )
-from tests.support import seat_statuses as all_seat_statuses
 
 
 @pytest.fixture
@@ -37,12 +36,6 @@ def settings(settings):
     return settings.model_copy(update={"payment_provider": "stripe"})
 
 
-@pytest.fixture
-def admitted(held, aws):
-    consume_all(aws.queue_url)
-    return held
-
-
 def start(checkout_id: str, token: str) -> dict:
     return invoke_raw(
         "start_payment", api_event("start_payment", checkout_id=checkout_id, token=token)
@@ -51,11 +44,6 @@ def start(checkout_id: str, token: str) -> dict:
 
 def body(result: dict) -> dict:
     return json.loads(result["body"])
-
-
-def held_seats(event_id) -> dict[str, str]:
-    statuses = all_seat_statuses(event_id)
-    return {seat: statuses[seat] for seat in ("A-1-1", "A-1-2")}
 
 
 def stored(deps, checkout_id: str) -> Session:

@@ -19,7 +19,7 @@ from schemathesis.checks import (
 )
 
 from local import openapi
-from tests.integration.stack import StackProcess, fresh_database, stack_env
+from tests.local.stack import StackProcess, running_stack
 
 CASES_PER_OPERATION = 30
 schema = schemathesis.openapi.from_dict(openapi.document())
@@ -27,15 +27,11 @@ schema = schemathesis.openapi.from_dict(openapi.document())
 
 @pytest.fixture(scope="module")
 def stack(database_url: str) -> Iterator[StackProcess]:
-    with fresh_database(database_url) as url:
-        running = StackProcess(stack_env(DATABASE_URL=url)).start()
-        try:
-            yield running
-        finally:
-            assert running.stop() == 0, running.output
-        answered = [line for line in running.lines if re.search(r" [1-5]\d\d \d+ ms ", line)]
-        print(f"\nschemathesis: {len(answered)} requests answered by the functions")
-        assert len(answered) > 100
+    with running_stack(database_url) as running:
+        yield running
+    answered = [line for line in running.lines if re.search(r" [1-5]\d\d \d+ ms ", line)]
+    print(f"\nschemathesis: {len(answered)} requests answered by the functions")
+    assert len(answered) > 100
 
 
 @schema.parametrize()

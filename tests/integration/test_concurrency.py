@@ -118,15 +118,10 @@ def test_a_turn_too_late_for_the_hold_takes_no_slot_but_passes_the_place(deps, m
 
 
 def admitted_checkouts(deps, make_event, aws, count: int) -> tuple[UUID, list[tuple[str, str]]]:
-    from tests.support import consume_all, hold
+    from tests.support import consume_all, hold_each
 
     event_id = make_event(seats=count, admission_per_second=1000)
-    made = []
-    for row in range(count // 6):
-        for n in range(1, 7):
-            status, body = hold(event_id, [f"A-{row + 1}-{n}"])
-            assert status == 201
-            made.append((body["checkout_id"], body["token"]))
+    made = hold_each(event_id, count)
     consume_all(aws.queue_url)
     deps.clock.advance(1)  # every scheduled admission has come
     return event_id, made

@@ -33,7 +33,7 @@ from boxoffice.stores.sessions import from_item
 from local import aws as local_aws
 from local import template
 from local.postgres import PostgresCluster, free_port
-from tests.integration.stack import ADMIN_KEY, StackProcess, http, processes_tagged, stack_env
+from tests.local.stack import ADMIN_KEY, StackProcess, http, processes_tagged, stack_env
 
 THREADS = 6
 # Slow enough that fans are still waiting in line when the service goes away.

@@ -13,9 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.integration.stack import ADMIN_KEY, Answer, StackProcess, fresh_database, stack_env
-
-ADMIN = {"x-api-key": ADMIN_KEY}
+from tests.local.stack import Answer, StackProcess, running_stack
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -24,15 +22,9 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 @pytest.fixture(scope="module")
-def stack(database_url: str) -> Iterator[tuple[StackProcess, str]]:
-    with fresh_database(database_url) as url:
-        running = StackProcess(stack_env(DATABASE_URL=url, SEED_DEMO="0"))
-        try:
-            running.start()
-            yield running, url
-        finally:
-            code = running.stop()
-        assert code == 0, running.output
+def stack(database_url: str) -> Iterator[StackProcess]:
+    with running_stack(database_url, SEED_DEMO="0") as running:
+        yield running
 
 
 def event(stack: StackProcess, seats: int = 6) -> str:
@@ -49,10 +41,9 @@ def event(stack: StackProcess, seats: int = 6) -> str:
             for n in range(1, seats + 1)
         ],
     }
-    created = stack.request("POST", "/events", body, headers=ADMIN)
-    assert created.status == 201, created.body
-    assert created.body["currency"] == "eur"
-    return str(created.body["id"])
+    created = stack.create_event(body)
+    assert created["currency"] == "eur"
+    return str(created["id"])
 
 
 def on(stack: StackProcess, checkout: dict[str, Any], method: str, suffix: str = "") -> Answer:
@@ -63,17 +54,11 @@ def on(stack: StackProcess, checkout: dict[str, Any], method: str, suffix: str =
 
 
 def admitted(stack: StackProcess, event_id: str, seat_ids: list[str]) -> dict[str, Any]:
-    held = stack.request("POST", f"/events/{event_id}/checkouts", {"seat_ids": seat_ids})
+    held = stack.hold(event_id, seat_ids)
     assert held.status == 201, held.body
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        view = stack.request(
-            "GET", f"/checkouts/{held.body['checkout_id']}", token=held.body["token"]
-        )
-        if view.body["status"] == "admitted":
-            return dict(held.body)
-        time.sleep(0.1)
-    raise AssertionError("not admitted in time")
+    view = poll(stack, held.body, "admitted")
+    assert view.body["status"] == "admitted", "not admitted in time"
+    return dict(held.body)
 
 
 def press(url: str, action: str) -> tuple[int, str]:
@@ -89,59 +74,44 @@ def press(url: str, action: str) -> tuple[int, str]:
 
 
 def poll(stack: StackProcess, checkout: dict[str, Any], status: str) -> Answer:
+    """The checkout's view once it has `status`, or the last one after 20 s."""
     deadline = time.monotonic() + 20
     while True:
-        view = stack.request(
-            "GET", f"/checkouts/{checkout['checkout_id']}", token=checkout["token"]
-        )
+        view = on(stack, checkout, "GET")
         if view.body["status"] == status or time.monotonic() > deadline:
             return view
         time.sleep(0.1)
 
 
 def test_the_test_providers_route_is_not_served(stack):
-    running, _ = stack
-    event_id = event(running)
-    checkout = admitted(running, event_id, ["S-1"])
-    answer = running.request(
-        "POST", f"/checkouts/{checkout['checkout_id']}/complete", {}, token=checkout["token"]
-    )
+    event_id = event(stack)
+    checkout = admitted(stack, event_id, ["S-1"])
+    answer = on(stack, checkout, "POST", "/complete")
     assert answer.status in {403, 404}, answer.body  # API Gateway: no such resource
-    assert (
-        running.request(
-            "DELETE", f"/checkouts/{checkout['checkout_id']}", token=checkout["token"]
-        ).status
-        == 200
-    )
+    assert on(stack, checkout, "DELETE").status == 200
 
 
 def test_pay_on_the_hosted_page_and_come_back_booked(stack):
-    running, url = stack
-    event_id = event(running)
-    checkout = admitted(running, event_id, ["S-2", "S-3"])
-    started = running.request(
-        "POST", f"/checkouts/{checkout['checkout_id']}/payment", {}, token=checkout["token"]
-    )
+    event_id = event(stack)
+    checkout = admitted(stack, event_id, ["S-2", "S-3"])
+    started = on(stack, checkout, "POST", "/payment")
     assert started.status == 200, started.body
     paid = started.body
     assert (paid["provider"], paid["amount_cents"], paid["currency"]) == ("stripe", 3000, "eur")
-    again = running.request(
-        "POST", f"/checkouts/{checkout['checkout_id']}/payment", {}, token=checkout["token"]
-    )
+    again = on(stack, checkout, "POST", "/payment")
     assert again.body["session_id"] == paid["session_id"]
     page = urllib.request.urlopen(paid["payment_url"], timeout=10).read().decode()  # noqa: S310
     assert "30.00 EUR" in page
     status, location = press(paid["payment_url"], "pay")
     assert status == 303
-    assert location == f"{running.base}/?checkout={checkout['checkout_id']}&payment=success"
-    view = poll(running, checkout, "completed")
+    assert location == f"{stack.base}/?checkout={checkout['checkout_id']}&payment=success"
+    view = poll(stack, checkout, "completed")
     assert view.body["status"] == "completed", view.body
     assert re.fullmatch(r"[2-9A-Z]{3}-[2-9A-Z]{4}", view.body["reference"])
-    seats = {
-        s["seat_id"]: s["status"] for s in running.request("GET", f"/events/{event_id}/seats").body
-    }
+    seats = stack.seat_statuses(event_id)
     assert (seats["S-2"], seats["S-3"]) == ("booked", "booked")
-    with psycopg.connect(url) as conn:
+    assert stack.database_url
+    with psycopg.connect(stack.database_url) as conn:
         row = conn.execute(
             "SELECT status, reference, amount_cents, currency, payment_provider FROM orders"
             " WHERE checkout_id = %s",
@@ -153,23 +123,15 @@ def test_pay_on_the_hosted_page_and_come_back_booked(stack):
 
 
 def test_cancel_on_the_hosted_page_keeps_the_hold_and_cancelling_expires_it(stack):
-    running, _ = stack
-    event_id = event(running)
-    checkout = admitted(running, event_id, ["S-4"])
-    paid = running.request(
-        "POST", f"/checkouts/{checkout['checkout_id']}/payment", {}, token=checkout["token"]
-    ).body
+    event_id = event(stack)
+    checkout = admitted(stack, event_id, ["S-4"])
+    paid = on(stack, checkout, "POST", "/payment").body
     status, location = press(paid["payment_url"], "cancel")
     assert (status, location.endswith("&payment=cancelled")) == (303, True)
-    assert poll(running, checkout, "admitted").body["status"] == "admitted"
-    assert (
-        running.request(
-            "DELETE", f"/checkouts/{checkout['checkout_id']}", token=checkout["token"]
-        ).status
-        == 200
-    )
+    assert poll(stack, checkout, "admitted").body["status"] == "admitted"
+    assert on(stack, checkout, "DELETE").status == 200
     page = urllib.request.urlopen(paid["payment_url"], timeout=10).read().decode()  # noqa: S310
     assert "expired" in page
     # Stripe's checkout.session.expired reaches the webhook and changes nothing more
     time.sleep(0.5)
-    assert poll(running, checkout, "cancelled").body["status"] == "cancelled"
+    assert poll(stack, checkout, "cancelled").body["status"] == "cancelled"

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.stack import StackProcess, fresh_database, stack_env
+from tests.local.stack import StackProcess, running_stack
 from tests.support import ROOT
 
 MARKER = "<!-- quickstart:"
@@ -31,14 +31,8 @@ def quickstart_block() -> str:
 @pytest.fixture(scope="module", params=["stripe", "test"])
 def stack(database_url: str, request: pytest.FixtureRequest) -> Iterator[StackProcess]:
     """`make dev` (the Stripe stand-in) and `PAYMENT_PROVIDER=test make dev`."""
-    with fresh_database(database_url) as url:
-        running = StackProcess(
-            stack_env(DATABASE_URL=url, PAYMENT_PROVIDER=str(request.param), SEED_DEMO="1")
-        ).start()
-        try:
-            yield running
-        finally:
-            assert running.stop() == 0, running.output
+    with running_stack(database_url, PAYMENT_PROVIDER=str(request.param), SEED_DEMO="1") as running:
+        yield running
 
 
 def test_the_readme_quick_start_runs_as_written(stack):
@@ -64,10 +58,7 @@ def test_the_readme_quick_start_runs_as_written(stack):
     assert booked["status"] == "completed"
     assert re.fullmatch(r"[A-Z0-9]{3}-[A-Z0-9]{4}", booked["reference"])
     assert cancelled["status"] == "cancelled"
-    seats = {
-        s["seat_id"]: s["status"]
-        for s in stack.request("GET", f"/events/{_demo(stack)}/seats").body
-    }
+    seats = stack.seat_statuses(_demo(stack))
     assert sorted(booked["seat_ids"]) == sorted(k for k, v in seats.items() if v == "booked")
     assert {seats[s] for s in cancelled["seat_ids"]} == {"available"}
 

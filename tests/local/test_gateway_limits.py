@@ -18,10 +18,9 @@ from werkzeug.test import Client
 
 from local import template
 from local.config import API_GATEWAY_MAX_PAYLOAD_BYTES, Config
-from local.gateway import GatewayServer
 from local.throttle import MethodThrottle, Throttle
-from tests.integration.stack import ADMIN_KEY, StackProcess, fresh_database, stack_env
-from tests.integration.test_gateway import Recorder, body, gateway
+from tests.local.stack import ADMIN_KEY, StackProcess, running_stack
+from tests.local.support import FakeInvoker, body, gateway
 
 TEN_MB = 10 * 1024 * 1024
 
@@ -41,15 +40,14 @@ def test_the_body_cap_is_api_gateways_10_mb():
     assert Config.from_env({"MAX_BODY_BYTES": "2048"}).max_body_bytes == 2048
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[GatewayServer, Recorder]]:
-    recorder = Recorder()
-    server = GatewayServer(gateway(recorder), "127.0.0.1", 0)
-    server.start()
-    try:
-        yield server, recorder
-    finally:
-        server.stop()
+def test_body_size_is_capped():
+    recorder = FakeInvoker()
+    client = Client(gateway(recorder, max_body_bytes=1000))
+    assert client.post("/events", data=b"x" * 1000).status_code == 200
+    answer = client.post("/events", data=b"x" * 1001)
+    assert answer.status_code == 413
+    assert body(answer)["error"] == "payload_too_large"
+    assert len(recorder.calls) == 1
 
 
 def _post(port: int, data: bytes, source: str = "127.0.0.1") -> tuple[int, dict[str, str], Any]:
@@ -103,7 +101,7 @@ def test_an_over_cap_content_length_is_refused_before_the_body_is_read(served):
 def test_each_client_has_its_own_bucket_and_static_files_are_not_throttled():
     clock = FakeClock()
     throttle = Throttle([MethodThrottle("/*", "*", rate=1, burst=3)], clock=clock)
-    recorder = Recorder()
+    recorder = FakeInvoker()
     client = Client(gateway(recorder, throttle=throttle))
     one = {"REMOTE_ADDR": "10.0.0.1"}
     two = {"REMOTE_ADDR": "10.0.0.2"}
@@ -208,19 +206,14 @@ RATE, BURST = 2, 5
 
 @pytest.fixture(scope="module")
 def stack(database_url: str) -> Iterator[StackProcess]:
-    with fresh_database(database_url) as url:
-        env = stack_env(
-            DATABASE_URL=url,
-            SEED_DEMO="0",
-            PAYMENT_PROVIDER="test",
-            GATEWAY_RATE_LIMIT=str(RATE),
-            GATEWAY_BURST_LIMIT=str(BURST),
-        )
-        running = StackProcess(env).start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with running_stack(
+        database_url,
+        SEED_DEMO="0",
+        PAYMENT_PROVIDER="test",
+        GATEWAY_RATE_LIMIT=str(RATE),
+        GATEWAY_BURST_LIMIT=str(BURST),
+    ) as running:
+        yield running
 
 
 def _request(

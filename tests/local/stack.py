@@ -1,5 +1,5 @@
-"""Helpers for the local-stack tests: run `python -m local` as a subprocess, talk HTTP to it,
-and small handlers that the worker-pool tests load as Lambda functions."""
+"""The local stack as the tests run it: `python -m local` as a subprocess on free ports and a
+database of its own, and HTTP to it."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from local.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "test-stack-admin-key"
+ADMIN = {"x-api-key": ADMIN_KEY}  # the header of the admin routes (POST /events)
 
 
 @dataclass
@@ -150,6 +151,22 @@ class StackProcess:
     def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Answer:
         return http(self.base, method, path, body, **kwargs)
 
+    def create_event(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /events with the admin key; the created event (201 asserted)."""
+        answer = self.request("POST", "/events", body, headers=ADMIN)
+        assert answer.status == 201, answer.body
+        return dict(answer.body)
+
+    def hold(self, event_id: str, seat_ids: list[str]) -> Answer:
+        """POST /events/{event_id}/checkouts, as a fan does."""
+        return self.request("POST", f"/events/{event_id}/checkouts", {"seat_ids": seat_ids})
+
+    def seat_statuses(self, event_id: str) -> dict[str, str]:
+        """GET /events/{event_id}/seats as {seat_id: status}."""
+        answer = self.request("GET", f"/events/{event_id}/seats")
+        assert answer.status == 200, answer.body
+        return {seat["seat_id"]: seat["status"] for seat in answer.body}
+
 
 # An invocation line of the stack for an HTTP 5xx answer: `12:00:01 NameFunction 502 3 ms ...`.
 SERVER_ERROR_LINE = re.compile(r"^\d\d:\d\d:\d\d \S+ 5\d\d \d+ ms ")
@@ -213,22 +230,15 @@ def fresh_database(server_url: str) -> Iterator[str]:
             )
 
 
-# ----------------------------------------------------------- handlers for the pool tests
-_calls = 0
-
-
-def counting_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Module state survives between invocations of one warm instance."""
-    global _calls
-    _calls += 1
-    time.sleep(float(event.get("sleep", 0)))
-    if event.get("fail"):
-        raise ValueError("asked to fail")
-    return {
-        "calls": _calls,
-        "pid": os.getpid(),
-        "function": context.function_name,
-        "remaining_ms": context.get_remaining_time_in_millis(),
-        "request_id": context.aws_request_id,
-        "env": {k: os.environ.get(k) for k in event.get("env", [])},
-    }
+@contextlib.contextmanager
+def running_stack(database_url: str, **env: str) -> Iterator[StackProcess]:
+    """`python -m local` with `stack_env(**env)` on a fresh database of `database_url`'s
+    server; stopped afterwards, and it must exit 0."""
+    with fresh_database(database_url) as url:
+        running = StackProcess(stack_env(DATABASE_URL=url, **env))
+        try:
+            running.start()
+            yield running
+        finally:
+            code = running.stop()
+        assert code == 0, running.output

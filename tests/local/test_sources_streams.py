@@ -1,0 +1,69 @@
+"""The DynamoDB stream event source against moto: a batch with a failure is retried from it,
+then given up and reported to the on-failure destination."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+from uuid import uuid4
+
+from local.sources import StreamPoller, TtlDeletes
+from tests.local.support import FakeInvoker, event_source, wait_until
+
+
+def test_stream_batches_retry_from_the_first_failure_then_give_up(moto_aws):
+    function, props = event_source("DynamoDB")
+    prefix = f"r{uuid4().hex[:6]}-"
+    props = {
+        **props,
+        # every INSERT of this test, from the start of the stream
+        "FilterCriteria": {
+            "Filters": [
+                {
+                    "Pattern": json.dumps(
+                        {
+                            "eventName": ["INSERT"],
+                            "dynamodb": {"Keys": {"checkout_id": {"S": [{"prefix": prefix}]}}},
+                        }
+                    )
+                }
+            ]
+        },
+        "StartingPosition": "TRIM_HORIZON",
+        "MaximumRetryAttempts": 1,
+    }
+    table = moto_aws.tables["SessionsTable"]
+    dynamodb = moto_aws.client("dynamodb")
+    for n in (1, 2, 3):
+        dynamodb.put_item(TableName=table.name, Item={"checkout_id": {"S": f"{prefix}{n}"}})
+    stop = threading.Event()
+    seen: list[list[str]] = []
+
+    def fail_the_second(event: dict[str, Any]) -> dict[str, Any]:
+        keys = [r["dynamodb"]["Keys"]["checkout_id"]["S"] for r in event["Records"]]
+        seen.append([k.removeprefix(prefix) for k in keys])
+        failed = [
+            r["dynamodb"]["SequenceNumber"]
+            for r in event["Records"]
+            if r["dynamodb"]["Keys"]["checkout_id"]["S"] == f"{prefix}2"
+        ]
+        return {"batchItemFailures": [{"itemIdentifier": s} for s in failed]}
+
+    invoker = FakeInvoker(fail_the_second)
+    poller = StreamPoller(function, props, moto_aws, invoker, TtlDeletes(), stop, poll_seconds=0.05)
+    poller.start()
+    try:
+        wait_until(lambda: len(seen) >= 2, timeout=10, interval=0.05)
+        dynamodb.put_item(TableName=table.name, Item={"checkout_id": {"S": f"{prefix}4"}})
+        wait_until(lambda: len(seen) >= 3, timeout=10, interval=0.05)
+    finally:
+        stop.set()
+        poller.join(5)
+    # retried from the first failure; after the retries the batch is dropped; then onwards
+    assert seen == [["1", "2", "3"], ["2", "3"], ["4"]]
+    failures = moto_aws.queues["StreamFailureQueue"]
+    [info] = moto_aws.client("sqs").receive_message(QueueUrl=failures.url)["Messages"]
+    batch = json.loads(info["Body"])
+    assert batch["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert batch["DDBStreamBatchInfo"]["batchSize"] == 2
