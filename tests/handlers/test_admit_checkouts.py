@@ -247,7 +247,7 @@ def test_a_batch_reads_its_sessions_at_once(deps, make_event, aws):
     """Admitting ten fans costs one BatchGetItem, not ten GetItems (moto's and DynamoDB's
     cost per call, not per item, dominates the consumer)."""
     event_id = make_event(seats=12)
-    made = checkouts(event_id, 10)
+    made = hold_each(event_id, 10)
     calls: list[str] = []
     client = deps.sessions._client()
 

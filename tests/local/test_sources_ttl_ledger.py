@@ -7,52 +7,24 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from local import template
-from local.aws import LocalAws, create_resources, start_moto
-from local.lambdas import Invocation
+from local.aws import LocalAws
 from local.sources import StreamPoller, TtlDeletes, TtlSweeper
-from local.template import Function
+from tests.local.support import FakeInvoker, wait_until
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def invoke(
-        self, function: Function, event: dict[str, Any], *, timeout: float | None = None
-    ) -> Invocation:
-        self.records.extend(event["Records"])
-        return Invocation(function.logical_id, "r", ok=True, result=None)
-
-
-@pytest.fixture
-def aws() -> Iterator[LocalAws]:
-    server, endpoint = start_moto("127.0.0.1", 0)
-    try:
-        yield create_resources(endpoint)
-    finally:
-        server.stop()
-
-
-def _wait(check: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
-def test_due_items_are_deleted_from_what_the_stream_showed_without_a_scan(aws: LocalAws) -> None:
+def test_due_items_are_deleted_from_what_the_stream_showed_without_a_scan(
+    moto_aws: LocalAws,
+) -> None:
+    aws = moto_aws
     [(function, props)] = template.events_of_type("DynamoDB")
     table = aws.tables["SessionsTable"]
     dynamodb = aws.client("dynamodb")
     stop = threading.Event()
     deletes = TtlDeletes()
-    recorder = Recorder()
+    recorder = FakeInvoker()
     poller = StreamPoller(function, props, aws, recorder, deletes, stop, poll_seconds=0.02)
     sweeper = TtlSweeper(table.name, "expires_at", ["checkout_id"], aws, deletes, stop)
     calls: list[str] = []
@@ -85,21 +57,17 @@ def test_due_items_are_deleted_from_what_the_stream_showed_without_a_scan(aws: L
         dynamodb.delete_item(TableName=table.name, Key={"checkout_id": {"S": "gone"}})
         # the poller has seen every change, the update and the user's delete included
         expected = {"expired": past, "live": future, "extended": future}
-        _wait(lambda: _known(deletes, table.name) == expected)
+        wait_until(lambda: _known(deletes, table.name) == expected, timeout=10, interval=0.02)
         assert sweeper.sweep_due(sweeper_client) == 1
         assert sweeper.sweep_due(sweeper_client) == 0  # each due item is deleted once
-        _wait(
-            lambda: any(
-                r["eventName"] == "REMOVE" and _key(r) == "expired" for r in recorder.records
-            )
-        )
+        wait_until(recorder.called.is_set, timeout=10, interval=0.02)
     finally:
         stop.set()
         poller.join(5)
     assert "Scan" not in calls
     assert calls == ["DeleteItem"]
     # the function's filter lets only TTL's own deletes through, not the user's
-    [record] = recorder.records
+    [record] = [r for event in recorder.events for r in event["Records"]]
     assert (_key(record), record["eventName"]) == ("expired", "REMOVE")
     assert record["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
     remaining = dynamodb.scan(TableName=table.name)["Items"]
