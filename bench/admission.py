@@ -22,6 +22,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from bench.stack_http import event_body
 from local.postgres import free_port, throwaway_database
 
 RATE = float(os.environ.get("BENCH_RATE", "5"))
@@ -78,25 +79,9 @@ def main() -> None:
     with throwaway_database("bench_admission") as url:
         process, base = start_stack(url)
         try:
-            seats = [
-                {"seat_id": f"S-{n}", "section": "S", "row": "1", "number": n, "price_cents": 100}
-                for n in range(FANS)
-            ]
-            event = call(
-                base,
-                "POST",
-                "/events",
-                {
-                    "name": "bench",
-                    "venue": "bench",
-                    "starts_at": "2031-01-01T20:00:00Z",
-                    # every bench client is 127.0.0.1: no cap on what one holds
-                    "max_held_per_client": 10_000,
-                    "admission_per_second": RATE,
-                    "seats": seats,
-                },
-                **{"x-api-key": KEY},
-            )
+            spec = event_body(FANS, RATE)
+            seats = spec["seats"]
+            event = call(base, "POST", "/events", spec, **{"x-api-key": KEY})
             with ThreadPoolExecutor(16) as pool:
                 made = list(
                     pool.map(

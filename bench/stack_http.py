@@ -120,31 +120,32 @@ def call(
     return answer.status, json.loads(payload) if payload else None
 
 
+def event_body(seats: int, admission_per_second: float) -> dict[str, Any]:
+    """A bench event: seats S-0, S-1... at 100 each, no cap on what one client holds
+    (every bench client is 127.0.0.1)."""
+    return {
+        "name": "bench",
+        "venue": "bench",
+        "starts_at": "2031-01-01T20:00:00Z",
+        "max_held_per_client": 10_000,
+        "admission_per_second": admission_per_second,
+        "seats": [
+            {
+                "seat_id": f"S-{n}",
+                "section": "Floor",
+                "row": str(n // 50),
+                "number": n,
+                "price_cents": 100,
+            }
+            for n in range(seats)
+        ],
+    }
+
+
 def make_event(stack: Stack, seats: int, admission_per_second: float = 1000) -> str:
     conn = stack.connection()
     status, event = call(
-        conn,
-        "POST",
-        "/events",
-        {
-            "name": "bench",
-            "venue": "bench",
-            "starts_at": "2031-01-01T20:00:00Z",
-            # every bench client is 127.0.0.1: no cap on what one holds
-            "max_held_per_client": 10_000,
-            "admission_per_second": admission_per_second,
-            "seats": [
-                {
-                    "seat_id": f"S-{n}",
-                    "section": "Floor",
-                    "row": str(n // 50),
-                    "number": n,
-                    "price_cents": 100,
-                }
-                for n in range(seats)
-            ],
-        },
-        **{"x-api-key": KEY},
+        conn, "POST", "/events", event_body(seats, admission_per_second), **{"x-api-key": KEY}
     )
     assert status == 201, event
     return str(event["id"])
