@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -39,6 +40,11 @@ Label = Annotated[
     ),
 ]
 SeatStatus = Literal["available", "held", "booked"]
+
+
+def _repeated(names: Iterable[str]) -> list[str]:
+    """The names given more than once, sorted."""
+    return sorted(name for name, n in Counter(names).items() if n > 1)
 
 
 class _Strict(BaseModel):
@@ -89,10 +95,9 @@ class VenueLayout(_Strict):
     @field_validator("sections")
     @classmethod
     def _placed_once(cls, sections: list[SectionPlacement]) -> list[SectionPlacement]:
-        counts = Counter(placed.section for placed in sections)
-        repeated = sorted(name for name, n in counts.items() if n > 1)
-        if repeated:
-            raise ValueError(f"each section is placed once; repeated: {', '.join(repeated)}")
+        twice = _repeated(placed.section for placed in sections)
+        if twice:
+            raise ValueError(f"each section is placed once; repeated: {', '.join(twice)}")
         return sections
 
 
@@ -156,10 +161,9 @@ class EventSpec(_Strict):
     @field_validator("seats")
     @classmethod
     def _unique_seat_ids(cls, seats: list[SeatSpec]) -> list[SeatSpec]:
-        counts = Counter(seat.seat_id for seat in seats)
-        repeated = sorted(seat_id for seat_id, n in counts.items() if n > 1)
-        if repeated:
-            raise ValueError(f"seat_id must be unique; repeated: {', '.join(repeated)}")
+        twice = _repeated(seat.seat_id for seat in seats)
+        if twice:
+            raise ValueError(f"seat_id must be unique; repeated: {', '.join(twice)}")
         return seats
 
 
