@@ -25,7 +25,9 @@ import psycopg
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from boxoffice.stores.events import EventStore
 from boxoffice.stores.migrate import migrate
+from boxoffice.stores.seats import SeatStore
 from local import log, template
 from local.aws import LocalAws, create_resources, start_moto
 from local.config import (
@@ -81,16 +83,12 @@ def _port_free(host: str, port: int) -> bool:
 def reconcile(conn: psycopg.Connection[Any]) -> int:
     """Sessions and the admission queue live in moto, which starts empty: holds and places
     in line left in Postgres by an earlier run belong to nobody now. Give them back."""
-    with conn.transaction():
-        released = conn.execute(
-            "UPDATE seats SET status = 'available', checkout_id = NULL, held_until = NULL"
-            " WHERE status = 'held'"
-        ).rowcount
-        conn.execute(
-            "UPDATE events e SET admitted_seq = s.last_value FROM pg_sequences s"
-            " WHERE s.sequencename = 'event_line_' || replace(e.id::text, '-', '')"
-            " AND s.last_value > e.admitted_seq"
-        )
+
+    def connection() -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
+        return contextlib.nullcontext(conn)
+
+    released = SeatStore(connection).release_every_hold()
+    EventStore(connection).pass_every_line_to_its_end()
     return released
 
 
