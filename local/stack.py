@@ -17,7 +17,6 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import replace
 from types import FrameType
 from typing import Any
 
@@ -25,6 +24,7 @@ import psycopg
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from boxoffice.settings import Settings
 from boxoffice.stores.events import EventStore
 from boxoffice.stores.migrate import migrate
 from boxoffice.stores.seats import SeatStore
@@ -50,6 +50,8 @@ from local.throttle import MethodThrottle, Throttle
 READY = "Boxoffice local stack ready on"
 SERVICES_READY = "Boxoffice local services ready"
 
+# The domain's own knobs a worker keeps, for a stack that should forget sessions sooner (tests).
+_DOMAIN = ("SESSION_RETENTION_SECONDS", "PAID_SESSION_RETENTION_SECONDS")
 # Environment variables a worker keeps from the stack's own environment.
 _PASS_THROUGH = (
     "PATH",
@@ -59,9 +61,7 @@ _PASS_THROUGH = (
     "LC_CTYPE",
     "TMPDIR",
     "SYSTEMROOT",
-    # the domain's own knobs, for a stack that should forget sessions sooner (tests)
-    "SESSION_RETENTION_SECONDS",
-    "PAID_SESSION_RETENTION_SECONDS",
+    *_DOMAIN,
 )
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -590,18 +590,13 @@ class Stack:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m local",
-        description="Run Boxoffice locally without Docker: Postgres, moto (DynamoDB, SQS), "
+        description="Run Boxoffice locally without Docker: Postgres, moto (DynamoDB, SQS),\n"
         "the functions of template.yaml behind a local API gateway, and their event sources.",
-        epilog="Environment: PORT (3000), HOST (127.0.0.1), DATABASE_URL, PGPORT_LOCAL (54329),"
-        " BOXOFFICE_DATA_DIR (.local), MOTO_PORT, SERVICES_HOST, ADMIN_API_KEY,"
-        " LAMBDA_CONCURRENCY (4), LAMBDA_PREWARM (1), TTL_SWEEP_SECONDS (5),"
-        " SCHEDULE_SPEEDUP (1), SEED_DEMO (1), LOCAL_RELOAD (1), LAMBDA_ENDPOINT,"
-        " SESSION_RETENTION_SECONDS (86400: how long a session outlives its hold),"
-        " PAYMENT_PROVIDER (stripe | test), STRIPE_API_BASE (default: an offline stand-in),"
-        " STRIPE_STANDIN_PORT, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, PUBLIC_BASE_URL,"
-        " MAX_BODY_BYTES (10485760, API Gateway's), GATEWAY_THROTTLING (1),"
-        " GATEWAY_RATE_LIMIT and GATEWAY_BURST_LIMIT (default: the stage's in template.yaml,"
-        " per client address).",
+        epilog="Environment (unset or blank: the default):\n"
+        + Config.described()
+        + "\nPassed on to the functions as they are: "
+        + ", ".join(f"{name} ({Settings.model_fields[name.lower()].default})" for name in _DOMAIN),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--services-only",
@@ -627,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     config = Config.from_env()
     if args.lambda_endpoint:
-        config = replace(config, lambda_endpoint=args.lambda_endpoint)
+        config = config.model_copy(update={"lambda_endpoint": args.lambda_endpoint})
     stack = Stack(config, services_only=args.services_only, event_sources=not args.no_event_sources)
     stopping = threading.Event()
     first_signal: list[float] = []
