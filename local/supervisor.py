@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from uuid import UUID
 
@@ -30,7 +30,7 @@ import psycopg
 
 from local import log, template
 from local.aws import LocalAws, MotoProcess, create_resources
-from local.sources import EventSource, StreamPoller
+from local.sources import EventSource
 
 # A request that met the dead moto may retry for a little while (botocore's retries):
 # wait this long after reopening before deciding which holds lost their sessions.
@@ -46,7 +46,7 @@ class MotoSupervisor(EventSource):
         replace_processes: Callable[[MotoProcess, MotoProcess | None], None],
         aws: LocalAws,
         database_url: str,
-        sources: list[EventSource],
+        follow: Callable[[Mapping[str, str | None]], None],
         stop: threading.Event,
         period: float = 0.2,
     ) -> None:
@@ -55,7 +55,7 @@ class MotoSupervisor(EventSource):
         self.replace_processes = replace_processes
         self.aws = aws
         self.database_url = database_url
-        self.sources = sources
+        self.follow = follow  # tells the stream pollers the new streams (by table)
         self.period = period
         self.restarts = 0
 
@@ -91,10 +91,7 @@ class MotoSupervisor(EventSource):
             self.aws.tables[logical_id] = replace(
                 self.aws.tables[logical_id], stream_arn=table.stream_arn
             )
-        for source in self.sources:
-            if isinstance(source, StreamPoller) and source.table.logical_id in made.tables:
-                source.table = self.aws.tables[source.table.logical_id]
-                source.stream_arn = source.table.stream_arn or source.stream_arn
+        self.follow({logical_id: table.stream_arn for logical_id, table in made.tables.items()})
         dynamodb.open()
         if sqs is not None:
             sqs.open()
