@@ -1,24 +1,54 @@
-"""The stack's event sources: each event of template.yaml's functions made into its poller
-(a table of kinds), and DynamoDB's TTL for the tables that have it.
+"""The stack's event sources, in a process of their own: `python -m local.event_sources`.
 
-They invoke their functions in workers of their own (or at LAMBDA_ENDPOINT), as the Lambda
-service's pollers are not the API's."""
+As in AWS, where the Lambda service's pollers are not the API's process, the SQS pollers,
+the DynamoDB stream pollers, the TTL sweeper and the schedules do not share the gateway's
+interpreter (nor its GIL). Each event of template.yaml's functions is made into its
+poller from a table of kinds; DynamoDB's TTL runs for the tables that have it, in the same
+process as the stream pollers, which mark the REMOVE records its deletes cause.
+
+The process invokes its functions in worker processes of its own (a `LambdaRuntime`, or
+RemoteLambda at LAMBDA_ENDPOINT) rather than through the stack's: an invocation then never
+crosses the gateway's interpreter, there is no second protocol to keep in step with
+local/lambdas.py, and the functions fed by event sources are not API functions, so no
+instance is duplicated. Its parent (local/stack.py, `SourcesProcess`) talks to it over:
+
+- stdin, JSON lines: first what it runs (the stack's settings as environment variables,
+  Postgres, moto's endpoints and resources, the stripe base, the worker tag), then
+  `{"follow": {table: stream ARN}}` after moto was restarted, `{"recycle": true}` when the
+  code changed. At EOF (the stack stopping, or gone) it stops its sources and workers, and
+  exits: it never outlives the stack;
+- a pipe (`--ready-fd`): one line, `ready` once every stream poller holds its iterators,
+  or `error <what>`;
+- stdout and stderr, the stack's own: one line per invocation, as local/log.py writes it
+  (a line is one write, so the two processes' lines never tear each other).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from local import log, template
-from local.aws import LocalAws
+from local.aws import LocalAws, Queue, Table
 from local.config import Config
 from local.lambdas import Invoker, LambdaRuntime, RemoteLambda
 from local.sources import EventSource, Schedule, SqsPoller, StreamPoller, TtlDeletes, TtlSweeper
 from local.template import Function
 from local.workers import Deployment
+
+# How long the stack waits for the process to say it is ready (its start, its pollers').
+READY_SECONDS = 30.0
+# How long it waits for the process to stop its sources and workers before killing it.
+STOP_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -108,16 +138,17 @@ class EventSources:
         for source in self.sources:
             source.start()
 
-    def not_ready(self, timeout: float = 10.0) -> list[str]:
-        """The stream pollers that do not hold their iterators within `timeout` (none: every
-        record written from now on reaches its function)."""
+    def wait_ready(self, timeout: float = 10.0) -> str | None:
+        """None once every stream poller holds its iterators (each record written from now
+        on reaches its function); else what did not start within `timeout`."""
         deadline = time.monotonic() + timeout
-        return [
-            source.name
-            for source in self.sources
-            if isinstance(source, StreamPoller)
-            and not source.wait_ready(max(0.0, deadline - time.monotonic()))
-        ]
+        for source in self.sources:
+            ready = not isinstance(source, StreamPoller) or source.wait_ready(
+                max(0.0, deadline - time.monotonic())
+            )
+            if not ready:
+                return f"{source.name} did not start"
+        return None
 
     def follow(self, stream_arns: Mapping[str, str | None]) -> None:
         """moto was restarted: read the new streams of these tables (by logical id)."""
@@ -134,9 +165,6 @@ class EventSources:
         if self.runtime is not None:
             self.runtime.recycle()
 
-    def pids(self) -> list[int]:
-        return self.runtime.pids() if self.runtime is not None else []
-
     def close(self, timeout: float = 5.0) -> None:
         """Stop the sources: their invocations end with the workers, then their threads."""
         self.stop.set()
@@ -145,3 +173,135 @@ class EventSources:
         deadline = time.monotonic() + timeout
         for source in self.sources:
             source.join(max(0.0, deadline - time.monotonic()))
+
+
+class SourcesProcess:
+    """The stack's side of `python -m local.event_sources`: it starts the process, waits
+    for it to be ready, passes on what it must follow, and stops it."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        parameters: Mapping[str, str],
+        tag: str,
+        *,
+        mapped: bool = True,
+    ) -> None:
+        ready, ready_child = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "local.event_sources",
+                    "--ready-fd",
+                    str(ready_child),
+                    "--stack-tag",  # marks the process as the stack's, as its workers are
+                    tag,
+                ],
+                pass_fds=(ready_child,),
+                cwd=template.ROOT,
+                stdin=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # Ctrl-C reaches the stack, which stops it
+            )
+        finally:
+            os.close(ready_child)
+        self._ready = os.fdopen(ready, "r")
+        self._lock = threading.Lock()
+        self._send(
+            {
+                "env": deployment.config.as_env(),
+                "database_url": deployment.database_url,
+                "stripe_api_base": deployment.stripe_api_base,
+                "aws": asdict(deployment.aws),
+                "parameters": dict(parameters),
+                "mapped": mapped,
+            }
+        )
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        with self._lock:
+            try:
+                self.process.stdin.write(json.dumps(message) + "\n")
+                self.process.stdin.flush()
+            except (BrokenPipeError, ValueError):  # it exited (its status is said on stop)
+                return
+
+    def wait_ready(self, timeout: float = READY_SECONDS) -> str | None:
+        """None once the process's stream pollers are ready; else what went wrong."""
+        answered, _, _ = select.select([self._ready], [], [], timeout)
+        line = self._ready.readline().strip() if answered else ""
+        self._ready.close()
+        if line == "ready":
+            return None
+        if line.startswith("error "):
+            return line.removeprefix("error ")
+        code = self.process.poll()
+        if code is not None:
+            return f"the event sources exited (status {code})"
+        return f"the event sources were not ready within {timeout:.0f} s"
+
+    def follow(self, stream_arns: Mapping[str, str | None]) -> None:
+        self._send({"follow": dict(stream_arns)})
+
+    def recycle(self) -> None:
+        self._send({"recycle": True})
+
+    def close(self) -> None:
+        """Stop the process: at EOF it stops its sources and workers, then exits."""
+        if self.process.stdin is not None:
+            with self._lock, contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
+        try:
+            self.process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise RuntimeError(f"not stopped after {STOP_SECONDS:.0f} s: killed") from None
+
+
+def _deployment(spec: dict[str, Any]) -> Deployment:
+    """The stack's deployment from the first line the stack sent."""
+    aws = dict(spec["aws"])
+    aws["tables"] = {k: Table(**v) for k, v in aws["tables"].items()}
+    aws["queues"] = {k: Queue(**v) for k, v in aws["queues"].items()}
+    config = Config.from_env(spec["env"])
+    return Deployment(config, spec["database_url"], LocalAws(**aws), spec["stripe_api_base"])
+
+
+def main(argv: list[str]) -> int:
+    """`python -m local.event_sources --ready-fd FD --stack-tag TAG`, started by the stack."""
+    ready = os.fdopen(int(argv[argv.index("--ready-fd") + 1]), "w")
+    tag = argv[argv.index("--stack-tag") + 1]
+    spec = json.loads(sys.stdin.readline() or "null")
+    if spec is None:
+        return 0  # the stack went away before saying what to run
+    stop = threading.Event()
+    sources: EventSources | None = None
+    try:
+        functions = template.functions(parameters=spec["parameters"]).values()
+        sources = EventSources(_deployment(spec), functions, tag, stop, mapped=spec["mapped"])
+        sources.start()
+        problem = sources.wait_ready()
+    except (Exception, SystemExit) as error:  # SystemExit: a setting Config refuses
+        problem = f"{type(error).__name__}: {error}"
+    ready.write(f"error {problem}\n" if problem else "ready\n")
+    ready.close()
+    if sources is not None and problem is None:
+        for line in sys.stdin:  # until the stack closes the pipe, or is gone
+            command = json.loads(line)
+            if "follow" in command:
+                sources.follow(command["follow"])
+            if command.get("recycle"):
+                sources.recycle()
+    if sources is not None:
+        sources.close()
+    sys.stdout.flush()
+    # Not an interpreter shutdown: the sources' daemon threads may still be writing a line.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

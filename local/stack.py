@@ -1,9 +1,10 @@
 """The Docker-free local stack: `make dev` / `python -m local`.
 
-One foreground process: Postgres (a persistent cluster in .local/pgdata, or DATABASE_URL),
-moto in server mode with the template's tables and queues, Lambda-like worker pools, the
-template's event sources, and a local API gateway that also serves the fan page. Ctrl-C
-(SIGINT) or SIGTERM stops all of it.
+One foreground process tree: Postgres (a persistent cluster in .local/pgdata, or
+DATABASE_URL), moto in server mode with the template's tables and queues (processes of its
+own), Lambda-like worker pools, the template's event sources (a process of their own,
+local/event_sources.py), and a local API gateway that also serves the fan page (in this
+process). Ctrl-C (SIGINT) or SIGTERM stops all of it.
 
 Each part, once started, registers its own stop; they stop in the reverse order.
 """
@@ -32,7 +33,7 @@ from local.config import (
     DEFAULT_SERVICES_STRIPE_PORT,
     Config,
 )
-from local.event_sources import EventSources
+from local.event_sources import SourcesProcess
 from local.gateway import Gateway, GatewayServer
 from local.lambdas import LambdaRuntime
 from local.postgres import PostgresCluster
@@ -88,7 +89,7 @@ class Stack:
         self.tag = f"boxoffice-local-{os.getpid()}"  # marks the stack's worker processes
         self.cluster: PostgresCluster | None = None  # the stack's own, unless DATABASE_URL
         self.runtime: LambdaRuntime | None = None  # the API functions' workers, once needed
-        self.sources: EventSources | None = None
+        self.sources: SourcesProcess | None = None
         self.started = False
         self._stop = threading.Event()
         self._exits = contextlib.ExitStack()
@@ -113,6 +114,9 @@ class Stack:
         self._on_stop("moto supervisor", lambda: supervisor.join(5))
         if not self.services_only:
             self._start_gateway(deployment)
+        problem = sources.wait_ready()  # the stream pollers read from now on
+        if problem:
+            raise StackError(problem)
         self._seed(deployment)
         if self.config.reload:
             watcher = CodeWatcher(self._recycle, self._stop)
@@ -239,16 +243,12 @@ class Stack:
         self._on_stop("stripe stand-in", stripe.stop)
         return stripe
 
-    def _start_sources(self, deployment: Deployment) -> EventSources:
-        sources = EventSources(
-            deployment, self.functions.values(), self.tag, self._stop, mapped=self.event_sources
-        )
+    def _start_sources(self, deployment: Deployment) -> SourcesProcess:
+        """The event sources' process (local/event_sources.py), starting while the rest
+        does; `wait_ready` tells when its stream pollers are reading."""
+        sources = SourcesProcess(deployment, self.parameters, self.tag, mapped=self.event_sources)
         self.sources = sources
         self._on_stop("event sources", sources.close)
-        sources.start()
-        late = sources.not_ready(10)
-        if late:
-            raise StackError(f"{late[0]} did not start")
         return sources
 
     def _workers(self, deployment: Deployment) -> LambdaRuntime:
@@ -351,11 +351,9 @@ class Stack:
 
     # -------------------------------------------------------------------------- stop
     def kill_workers(self) -> None:
-        pids = [
-            *(self.runtime.pids() if self.runtime is not None else []),
-            *(self.sources.pids() if self.sources is not None else []),
-        ]
-        for pid in pids:
+        """The API functions' workers, at once (the event sources' process ends its own when
+        the stack's end closes its stdin)."""
+        for pid in self.runtime.pids() if self.runtime is not None else []:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
 

@@ -8,7 +8,8 @@ start. The supervisor therefore brings the stack back to a state that is true ag
 2. new ones start *gated* on the same ports (see local/moto_server.py): the tables and
    queues are made on a private port, and the functions meet connection refused (503,
    nothing half-done) until then, never a moto without its table;
-3. the stream pollers follow the new table's stream;
+3. the stream pollers follow the new table's stream (the event sources' process is told
+   before the new moto opens);
 4. once open, and after a grace period for requests that were mid-flight, every hold
    taken before the crash whose session is not in the new moto is given back, and each
    event's line is passed up to the last place handed out before the crash (those
