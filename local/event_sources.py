@@ -251,9 +251,13 @@ class SourcesProcess:
 
     def close(self) -> None:
         """Stop the process: at EOF it stops its sources and workers, then exits."""
-        if self.process.stdin is not None:
+        gone = self.process.poll()
+        for pipe in (self._ready, self.process.stdin):
             with self._lock, contextlib.suppress(BrokenPipeError):
-                self.process.stdin.close()
+                if pipe is not None:
+                    pipe.close()
+        if gone:  # it was killed, or failed, before the stack stopped it
+            raise RuntimeError(f"the process had exited (status {gone})")
         try:
             self.process.wait(STOP_SECONDS)
         except subprocess.TimeoutExpired:
@@ -287,8 +291,8 @@ def main(argv: list[str]) -> int:
         problem = sources.wait_ready()
     except (Exception, SystemExit) as error:  # SystemExit: a setting Config refuses
         problem = f"{type(error).__name__}: {error}"
-    ready.write(f"error {problem}\n" if problem else "ready\n")
-    ready.close()
+    with contextlib.suppress(BrokenPipeError), ready:  # the stack may be gone already
+        ready.write(f"error {problem}\n" if problem else "ready\n")
     if sources is not None and problem is None:
         for line in sys.stdin:  # until the stack closes the pipe, or is gone
             command = json.loads(line)

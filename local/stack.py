@@ -40,7 +40,7 @@ from local.postgres import PostgresCluster
 from local.seed import DEMO_NAME, create_demo, create_demo_directly
 from local.stripe_standin import StripeServer, StripeStandIn
 from local.supervisor import MotoSupervisor
-from local.throttle import MethodThrottle, Throttle
+from local.throttle import stage_throttle
 from local.workers import CodeWatcher, Deployment
 
 READY = "Boxoffice local stack ready on"
@@ -76,6 +76,8 @@ def reconcile(conn: psycopg.Connection[Any]) -> int:
 
 
 class Stack:
+    """The local stack's parts, started in order by `start()` and stopped by `stop()`."""
+
     def __init__(
         self, config: Config, *, services_only: bool = False, event_sources: bool = True
     ) -> None:
@@ -264,35 +266,23 @@ class Stack:
         if self.sources is not None:
             self.sources.recycle()
 
-    def throttle(self) -> Throttle | None:
-        """The stage's throttling (template.yaml), the config's numbers overriding it."""
-        if not self.config.throttling:
-            return None
-        settings = [
-            MethodThrottle(
-                resource,
-                method,
-                self.config.rate_limit or rate,
-                self.config.burst_limit or burst,
-            )
-            for resource, method, rate, burst in template.stage_throttling()
-        ]
-        return Throttle(settings) if settings else None
-
     def _start_gateway(self, deployment: Deployment) -> None:
+        config = self.config
         app = Gateway(
             self.routes,
             self._workers(deployment),
             cors=template.api_cors(),
             gateway_headers=template.gateway_response_headers(),
-            max_body_bytes=self.config.max_body_bytes,
-            throttle=self.throttle(),
+            max_body_bytes=config.max_body_bytes,
+            throttle=stage_throttle(config.rate_limit, config.burst_limit)
+            if config.throttling
+            else None,
         )
         try:
-            gateway = GatewayServer(app, self.config.host, self.config.port)
+            gateway = GatewayServer(app, config.host, config.port)
         except OSError as error:
             raise StackError(
-                f"Cannot listen on {self.config.host}:{self.config.port} ({error.strerror});"
+                f"Cannot listen on {config.host}:{config.port} ({error.strerror});"
                 " set PORT to another port."
             ) from None
         gateway.start()
