@@ -49,23 +49,37 @@ def _children(parent: int) -> list[int]:
     return found
 
 
+def _descendants(root: int) -> list[int]:
+    """Every live process under `root` (children, their children...), from one /proc scan."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields:
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
 def tree_cpu(root: int) -> float:
-    """CPU seconds used by `root`, its exited (reaped) children and its live children:
-    for the postmaster, every backend's CPU, whether it has ended or not."""
-    fields = _stat(root)
-    if fields is None:
-        return 0.0
-    # utime, stime, cutime, cstime are fields 14-17 (index 11-14 from the state field)
-    total = sum(int(v) for v in fields[11:15])
-    for child in _children(root):
-        sub = _stat(child)
-        if sub:
-            total += int(sub[11]) + int(sub[12])
+    """CPU seconds used by `root` and every process under it, live or exited (reaped): for
+    the postmaster, every backend's; for the stack, the event sources' workers too."""
+    total = 0
+    for pid in [root, *_descendants(root)]:
+        fields = _stat(pid)
+        if fields:
+            # utime, stime, cutime, cstime are fields 14-17 (index 11-14 from the state field)
+            total += sum(int(v) for v in fields[11:15])
     return total / TICK
 
 
 def children_cpu(root: int) -> dict[str, float]:
-    """CPU seconds of `root` and of each live child, by what it runs (moto, a function...)."""
+    """CPU seconds of `root` and of each live process under it, by what it runs (moto, the
+    event sources, a function...)."""
     found: dict[str, float] = {}
 
     def add(pid: int, name: str) -> None:
@@ -73,8 +87,8 @@ def children_cpu(root: int) -> dict[str, float]:
         if fields:
             found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
 
-    add(root, "gateway + pollers (stack process)")
-    for child in _children(root):
+    add(root, "gateway (stack process)")
+    for child in _descendants(root):
         try:
             argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
         except OSError:
@@ -82,6 +96,8 @@ def children_cpu(root: int) -> dict[str, float]:
         words = [a.decode(errors="replace") for a in argv if a]
         if "local.moto_server" in words:
             add(child, "moto")
+        elif "local.event_sources" in words:
+            add(child, "event-source pollers (their process)")
         elif "local.lambda_worker" in words:
             module = words[words.index("local.lambda_worker") + 2]
             add(child, module.removeprefix("functions.").removesuffix(".app"))

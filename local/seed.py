@@ -7,6 +7,13 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from local.gateway import request_event
+from local.lambdas import Invoker
+from local.template import Route
+
 DEMO_NAME = "Demo Night"
 ROWS = "ABCDEFGHIJ"
 SEATS_PER_ROW = 12
@@ -70,4 +77,24 @@ def create_demo(api_url: str, admin_key: str) -> dict[str, Any]:
     )
     with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
         created: dict[str, Any] = json.loads(answer.read())
+    return created
+
+
+def create_demo_directly(routes: list[Route], invoker: Invoker, admin_key: str) -> dict[str, Any]:
+    """Without the gateway (`--services-only`): the API event of `POST /events`, given to
+    the function of that route."""
+    [route] = [r for r in routes if (r.method, r.path) == ("POST", "/events")]
+    body = json.dumps(demo_event()).encode()
+    environ = EnvironBuilder(
+        method="POST",
+        path="/events",
+        data=body,
+        headers=[("Content-Type", "application/json"), ("x-api-key", admin_key)],
+    ).get_environ()
+    event = request_event(Request(environ), route.path, {}, body)
+    invocation = invoker.invoke(route.function, event)
+    result = invocation.result if invocation.ok else None
+    if not isinstance(result, dict) or result.get("statusCode") != 201:
+        raise RuntimeError(invocation.error or f"answer {result!r}")
+    created: dict[str, Any] = json.loads(result["body"])
     return created

@@ -8,7 +8,8 @@ start. The supervisor therefore brings the stack back to a state that is true ag
 2. new ones start *gated* on the same ports (see local/moto_server.py): the tables and
    queues are made on a private port, and the functions meet connection refused (503,
    nothing half-done) until then, never a moto without its table;
-3. the stream pollers follow the new table's stream;
+3. the stream pollers follow the new table's stream (the event sources' process is told
+   before the new moto opens);
 4. once open, and after a grace period for requests that were mid-flight, every hold
    taken before the crash whose session is not in the new moto is given back, and each
    event's line is passed up to the last place handed out before the crash (those
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from uuid import UUID
 
@@ -30,7 +31,7 @@ import psycopg
 
 from local import log, template
 from local.aws import LocalAws, MotoProcess, create_resources
-from local.sources import EventSource, StreamPoller
+from local.sources import EventSource
 
 # A request that met the dead moto may retry for a little while (botocore's retries):
 # wait this long after reopening before deciding which holds lost their sessions.
@@ -46,7 +47,7 @@ class MotoSupervisor(EventSource):
         replace_processes: Callable[[MotoProcess, MotoProcess | None], None],
         aws: LocalAws,
         database_url: str,
-        sources: list[EventSource],
+        follow: Callable[[Mapping[str, str | None]], None],
         stop: threading.Event,
         period: float = 0.2,
     ) -> None:
@@ -55,7 +56,7 @@ class MotoSupervisor(EventSource):
         self.replace_processes = replace_processes
         self.aws = aws
         self.database_url = database_url
-        self.sources = sources
+        self.follow = follow  # tells the stream pollers the new streams (by table)
         self.period = period
         self.restarts = 0
 
@@ -91,10 +92,7 @@ class MotoSupervisor(EventSource):
             self.aws.tables[logical_id] = replace(
                 self.aws.tables[logical_id], stream_arn=table.stream_arn
             )
-        for source in self.sources:
-            if isinstance(source, StreamPoller) and source.table.logical_id in made.tables:
-                source.table = self.aws.tables[source.table.logical_id]
-                source.stream_arn = source.table.stream_arn or source.stream_arn
+        self.follow({logical_id: table.stream_arn for logical_id, table in made.tables.items()})
         dynamodb.open()
         if sqs is not None:
             sqs.open()

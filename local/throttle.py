@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from local import template
+
 
 @dataclass(frozen=True)
 class MethodThrottle:
@@ -107,3 +109,13 @@ class Throttle:
             ordered = sorted(self._buckets.items(), key=lambda item: item[1].updated)
             for key, _ in ordered[: len(ordered) // 2]:
                 del self._buckets[key]
+
+
+def stage_throttle(rate: float | None = None, burst: int | None = None) -> Throttle | None:
+    """The stage's throttling as template.yaml sets it, `rate` and `burst` (when given)
+    overriding every entry's; None if the template sets none."""
+    settings = [
+        MethodThrottle(resource, method, rate or default_rate, burst or default_burst)
+        for resource, method, default_rate, default_burst in template.stage_throttling()
+    ]
+    return Throttle(settings) if settings else None
