@@ -62,6 +62,13 @@ def test_without_it_a_fifo_send_needs_a_deduplication_id(sqs: Any) -> None:
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "FifoQueue"]
     )["Attributes"]
     assert counts == {"ApproximateNumberOfMessages": "7", "FifoQueue": "true"}
+    # received in order, in batches of at most 10, each once
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)
+    bodies = [m["Body"] for m in received["Messages"]]
+    assert bodies == ["x"] * 3 + ["y"] * 4
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    after = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert after["ApproximateNumberOfMessagesNotVisible"] == "7"
 
 
 ITEM = {
