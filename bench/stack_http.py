@@ -10,6 +10,7 @@ included: after the clients stop, the run lasts until the admission queue is emp
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -26,6 +27,7 @@ from typing import Any
 import psycopg
 
 from bench.measure import children_cpu, median, percentile, self_cpu, tree_cpu
+from boxoffice.stores.events import EventStore
 from local.postgres import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,11 +99,9 @@ class Stack:
         Postgres, so that waiting adds no work to moto)."""
         if self._db is None or self._db.closed:
             self._db = psycopg.connect(self.database_url, autocommit=True)
-        rows = self._db.execute(
-            "SELECT e.admitted_seq, s.last_value FROM events e JOIN pg_sequences s"
-            " ON s.sequencename = 'event_line_' || replace(e.id::text, '-', '')"
-        ).fetchall()
-        return all(last is None or admitted >= last for admitted, last in rows)
+        db = self._db
+        lines = EventStore(lambda: contextlib.nullcontext(db)).line_ends()
+        return all(dealt >= handed_out for dealt, handed_out in lines.values())
 
     def wait_drained(self, timeout: float = 120) -> float:
         began = time.perf_counter()

@@ -25,10 +25,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 from uuid import UUID
 
 import psycopg
 
+from boxoffice.stores.events import EventStore
+from boxoffice.stores.seats import SeatStore
 from local import log, template
 from local.aws import LocalAws, MotoProcess, create_resources
 from local.sources import EventSource
@@ -115,54 +118,39 @@ class MotoSupervisor(EventSource):
                     raise
                 time.sleep(0.2)
 
+    def _connection(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.database_url, autocommit=True, connect_timeout=5)
+
     def _lines_handed_out(self) -> dict[UUID, tuple[int, set[UUID]]]:
         """Per event: the last place in line handed out, and the checkouts holding seats."""
         found: dict[UUID, tuple[int, set[UUID]]] = {}
         try:
-            with psycopg.connect(self.database_url, autocommit=True, connect_timeout=5) as conn:
-                for event_id, last in conn.execute(
-                    "SELECT e.id, COALESCE(s.last_value, 0) FROM events e JOIN pg_sequences s"
-                    " ON s.sequencename = 'event_line_' || replace(e.id::text, '-', '')"
-                ).fetchall():
-                    found[event_id] = (int(last), set())
-                for event_id, checkout_id in conn.execute(
-                    "SELECT DISTINCT event_id, checkout_id FROM seats WHERE status = 'held'"
-                ).fetchall():
-                    found.setdefault(event_id, (0, set()))[1].add(checkout_id)
+            for event_id, (_, handed_out) in EventStore(self._connection).line_ends().items():
+                found[event_id] = (handed_out, set())
+            for event_id, holders in SeatStore(self._connection).holders().items():
+                found.setdefault(event_id, (0, set()))[1].update(holders)
         except psycopg.OperationalError as error:
             log.say(f"moto supervisor: Postgres unreachable ({error}); holds kept as they are")
         return found
 
     def _give_back(self, lines: dict[UUID, tuple[int, set[UUID]]]) -> int:
+        """Free the holds of checkouts whose sessions the old moto took with it, and pass
+        every place handed out before the restart (their queue messages are gone too)."""
         sessions = self.aws.client("dynamodb")
         [table] = [t for t in self.aws.tables.values() if template.ttl_attribute(t.logical_id)]
+        seats, events = SeatStore(self._connection), EventStore(self._connection)
         released = 0
         try:
-            with psycopg.connect(self.database_url, autocommit=True, connect_timeout=5) as conn:
-                for event_id, (last, holders) in lines.items():
-                    lost = [
-                        checkout_id
-                        for checkout_id in holders
-                        if "Item"
-                        not in sessions.get_item(
-                            TableName=table.name,
-                            Key={"checkout_id": {"S": str(checkout_id)}},
-                            ConsistentRead=True,
-                        )
-                    ]
-                    with conn.transaction():
-                        if lost:
-                            released += conn.execute(
-                                "UPDATE seats SET status = 'available', checkout_id = NULL,"
-                                " held_until = NULL WHERE event_id = %s AND status = 'held'"
-                                " AND checkout_id = ANY(%s)",
-                                (event_id, lost),
-                            ).rowcount
-                        conn.execute(
-                            "UPDATE events SET admitted_seq = GREATEST(admitted_seq, %s)"
-                            " WHERE id = %s",
-                            (last, event_id),
-                        )
+            for event_id, (last, holders) in lines.items():
+                for checkout_id in holders:
+                    found = sessions.get_item(
+                        TableName=table.name,
+                        Key={"checkout_id": {"S": str(checkout_id)}},
+                        ConsistentRead=True,
+                    )
+                    if "Item" not in found:
+                        released += len(seats.release(event_id, checkout_id)[0])
+                events.pass_in_line(event_id, last)
         except Exception as error:
             log.say(f"moto supervisor: could not give the lost holds back ({error})")
         return released

@@ -58,3 +58,18 @@ def test_every_line_is_passed_up_to_its_last_place_handed_out(deps, make_event):
     # the next place handed out comes after them, and waits for nobody
     hold = deps.seats.hold(busy, ["A-1-4"], uuid4(), now + timedelta(minutes=10), now)
     assert (hold.seq, hold.line.admitted_seq) == (4, 3)
+
+
+def test_line_ends_and_holders_say_what_a_restarted_moto_lost(deps, make_event):
+    busy, quiet = make_event(seats=6), make_event(seats=6)
+    now = deps.clock.now()
+    checkouts = [uuid4(), uuid4()]
+    for checkout_id, seat in zip(checkouts, ("A-1-1", "A-1-2"), strict=True):
+        deps.seats.hold(busy, [seat], checkout_id, now + timedelta(minutes=10), now)
+    deps.events.pass_in_line(busy, 1)
+
+    ends = deps.events.line_ends()
+    assert (ends[busy], ends[quiet]) == ((1, 2), (0, 0))  # (dealt with, handed out)
+    holders = deps.seats.holders()
+    assert holders[busy] == set(checkouts)
+    assert quiet not in holders

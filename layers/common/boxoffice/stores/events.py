@@ -324,6 +324,18 @@ class EventStore:
             ).fetchone()
         return row[0] if row else None
 
+    def line_ends(self) -> dict[UUID, tuple[int, int]]:
+        """Each event's line: (the last place dealt with, the last place handed out).
+
+        The local stack's moto supervisor reads it before a restart of moto (whose queue
+        is lost), and `make bench` to know when admission has caught up."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT e.id, e.admitted_seq, COALESCE(s.last_value, 0) FROM events e"
+                f" JOIN pg_sequences s ON s.sequencename = {_LINE_SEQUENCE_OF_E}"
+            ).fetchall()
+        return {event_id: (int(dealt), int(handed)) for event_id, dealt, handed in rows}
+
     def pass_every_line_to_its_end(self) -> int:
         """Mark every place handed out so far, in every event's line, as dealt with; return
         how many events' lines moved.

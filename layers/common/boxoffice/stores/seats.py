@@ -218,6 +218,18 @@ class SeatStore:
             grouped.setdefault((event_id, checkout_id), []).append(seat_id)
         return [Released(e, c, sorted(s)) for (e, c), s in sorted(grouped.items())]
 
+    def holders(self) -> dict[UUID, set[UUID]]:
+        """Per event, the checkouts that hold seats now (live or lapsed): what the local
+        stack's moto supervisor checks against the sessions a restarted moto lost."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT event_id, checkout_id FROM seats WHERE status = 'held'"
+            ).fetchall()
+        found: dict[UUID, set[UUID]] = {}
+        for event_id, checkout_id in rows:
+            found.setdefault(event_id, set()).add(checkout_id)
+        return found
+
     def release_every_hold(self) -> int:
         """Give back every held seat, of every event, live or not; return how many.
 
