@@ -47,13 +47,17 @@ def main() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
         postmaster = postmaster_pid(url)
-        anchors = {"store_ms": float("nan"), "store_cpu_ms": float("nan")}
+        anchors = {
+            "store_ms": float("nan"),
+            "capped_ms": float("nan"),
+            "store_cpu_ms": float("nan"),
+        }
         handler_rate: float | None = None
         with ConnectionPool(url, min_size=8, max_size=8, kwargs={"autocommit": True}) as pool:
             if "holds" in PARTS:
                 anchors = holds.report(holds.run_all(url, pool, postmaster))
             if "handler" in PARTS:
-                handler_rate = handler.run(url, pool, postmaster, anchors["store_ms"])
+                handler_rate = handler.run(url, pool, postmaster, anchors["capped_ms"])
         if "http" in PARTS:
             stack_http.run(url, postmaster, handler_rate)
     if "admission" in PARTS:

@@ -140,7 +140,10 @@ def in_process(url: str, pool: ConnectionPool) -> Iterator[tuple[runtime.Depende
 
 
 def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> float:
-    """Print the figures; return the handler's holds per second on the 20,000-seat event."""
+    """Print the figures; return the handler's holds per second on the 20,000-seat event.
+
+    `store_ms`: `SeatStore.hold` as the handler calls it (a fan's, with the client's
+    lock), one connection, in ms per hold."""
     from boxoffice.stores.events import EventStore
     from functions.create_checkout.app import lambda_handler as create_checkout
     from functions.get_event.app import lambda_handler as get_event
@@ -199,7 +202,8 @@ def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> flo
             )
         print("  own ms: the handler's wall time per hold without its AWS calls; own CPU ms:")
         print("  its Python CPU without them; AWS ms: boto3 + moto per hold (put + send);")
-        print("  DB ms: Postgres CPU per hold; SeatStore.hold ms: 1 / its one-connection rate.")
+        print("  DB ms: Postgres CPU per hold; SeatStore.hold ms: 1 / its one-connection rate,")
+        print("  holding as a fan (with the client's lock), as the handler does.")
 
         print("\n== the seat map (GET /events/{id}/seats) and the event detail, in process")
         event_id = make_event(events, 20_000)

@@ -231,5 +231,6 @@ def report(figures: Figures) -> dict[str, float]:
         )
     return {
         "store_ms": 1000 / figures.rate("SeatStore", big, 1),
+        "capped_ms": 1000 / figures.rate("SeatStore-capped", big, 1),
         "store_cpu_ms": figures.own_ms("SeatStore", big, 1),
     }
