@@ -42,10 +42,10 @@ UPDATE seats SET status = 'held', checkout_id = gen_random_uuid(), held_until = 
 
 
 def new_statement() -> str:
-    """`SeatStore.HOLD` as a pgbench script: the same statement, pgbench's variables."""
+    """`SeatStore.HOLD` as a pgbench script: the same call, pgbench's variables."""
     text = (
-        HOLD.replace("%(ids)s", "ARRAY[('S-' || :n)::text]::text[]")
-        .replace("%(event)s", ":event")
+        HOLD.replace("%(ids)s", "ARRAY['S-' || :n]")
+        .replace("%(event)s", "(:event)::uuid")
         .replace("%(checkout)s", "gen_random_uuid()")
         .replace("%(until)s", "(now() - interval '1 minute')")
         .replace("%(now)s", "now()")
@@ -53,7 +53,7 @@ def new_statement() -> str:
         .replace("%(client)s", "NULL")
         .replace("%(cap)s", "NULL")
     )
-    return "\\set n random(0, :seats - 1)\n" + " ".join(text.split()) + ";\n"
+    return "\\set n random(0, :seats - 1)\n" + text + ";\n"
 
 
 def make_event(events: EventStore, seats: int) -> UUID:
@@ -147,7 +147,7 @@ class Figures:
 KINDS = {
     "pgbench-old": "pgbench, the old 5-round-trip hold transaction",
     "pgbench-update": "pgbench, the conditional UPDATE alone",
-    "pgbench-hold": "pgbench, SeatStore's one-statement hold",
+    "pgbench-hold": "pgbench, SeatStore's hold (one hold_seats call)",
     "SeatStore": "SeatStore.hold (psycopg, pool; threads = clients)",
     "SeatStore-capped": "SeatStore.hold as a fan's (+ the client's lock)",
 }

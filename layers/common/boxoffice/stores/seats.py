@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import LiteralString
 from uuid import UUID
 
 from boxoffice.errors import CheckoutExpired, HoldLimit, SeatNotFound, SeatsUnavailable
@@ -31,55 +29,13 @@ class Released:
     seat_ids: list[str]
 
 
-# The whole hold in one statement (autocommit: it is its own transaction).
-# `locked` locks the listed seats in seat order (the global lock order, so overlapping
-# holds queue rather than deadlock) and reads each one's latest committed state; `client`
-# counts the seats this client holds now (its holds are serialised by an advisory lock);
-# `verdict` says whether every listed seat exists and is free and the client within its
-# cap; only then does `taken` hold them and `place` take the next place in the event's line
-# (a refused hold spends no place).
-# Its cost depends on the seats listed, never on the size of the event.
-# `%(ids)s` stands for an ARRAY of one parameter per seat (see `_hold_statement`): with the
-# count of seats in the statement itself, Postgres plans it once per connection (a generic
-# plan that knows how many rows to expect) instead of re-planning every hold.
-HOLD = """
-WITH locked AS (
-    SELECT seat_id, section, row_label, number, price_cents,
-           (status = 'available' OR (status = 'held' AND held_until <= %(now)s)) AS free
-    FROM seats WHERE event_id = %(event)s AND seat_id = ANY(%(ids)s)
-    ORDER BY seat_id FOR UPDATE
-), client AS (
-    SELECT %(client)s::text IS NULL
-           OR count(*) + cardinality(%(ids)s::text[]) <= %(cap)s::integer AS ok
-    FROM seats WHERE event_id = %(event)s AND held_by = %(client)s::text
-      AND status = 'held' AND held_until > %(now)s
-), verdict AS (
-    SELECT count(*) FILTER (WHERE free) = cardinality(%(ids)s::text[])
-           AND (SELECT ok FROM client) AS ok
-    FROM locked
-), taken AS (
-    UPDATE seats s SET status = 'held', checkout_id = %(checkout)s, held_until = %(until)s,
-                       held_by = %(client)s::text
-    FROM verdict v
-    WHERE v.ok AND s.event_id = %(event)s AND s.seat_id = ANY(%(ids)s)
-      AND (s.status = 'available' OR (s.status = 'held' AND s.held_until <= %(now)s))
-    RETURNING s.seat_id
-), place AS (
-    SELECT nextval(%(line)s::regclass) AS seq, e.admitted_seq, e.next_admission_at
-    FROM events e, verdict v WHERE e.id = %(event)s AND v.ok
+# The hold: one call of hold_seats() (migration 008, which says how it decides), in
+# autocommit: the call is its own transaction, so a client's advisory lock lasts until the
+# hold commits.
+HOLD = (
+    "SELECT * FROM hold_seats(%(event)s, %(ids)s::text[], %(checkout)s, %(until)s, %(now)s,"
+    " %(line)s::text, %(client)s::text, %(cap)s::integer)"
 )
-SELECT l.seat_id, l.section, l.row_label, l.number, l.price_cents, l.free,
-       p.seq, p.admitted_seq, p.next_admission_at, (SELECT count(*) FROM taken),
-       (SELECT ok FROM client)
-FROM locked l LEFT JOIN place p ON true
-"""
-
-
-@cache
-def _hold_statement(seats: int) -> LiteralString:
-    """HOLD for `seats` seats, their ids as parameters %(s0)s, %(s1)s..."""
-    ids = ", ".join(f"%(s{i})s" for i in range(seats))
-    return HOLD.replace("%(ids)s", f"ARRAY[{ids}]::text[]")
 
 
 class _NotAllFree(Exception):
@@ -112,14 +68,15 @@ class SeatStore:
     ) -> Hold:
         """Hold every listed seat for `checkout_id`, or none; give the checkout its place.
 
-        One statement: it locks the seats in seat order, takes them only if every one is
-        free, and only then takes the next place in line (see `HOLD`). With a `client`, the
-        seats it holds live stay within `max_held`: its holds of this event take an advisory
-        lock first (in one transaction), so concurrent ones cannot both pass the count.
+        One call (`HOLD`): it locks the seats in seat order, takes them only if every one is
+        free, and only then takes the next place in line. With a `client`, the seats it
+        holds live stay within `max_held`: its holds of this event take an advisory lock
+        first, so concurrent ones cannot both pass the count.
         """
         wanted = sorted(set(seat_ids))
-        params: dict[str, object] = {
+        params = {
             "event": event_id,
+            "ids": wanted,
             "checkout": checkout_id,
             "until": held_until,
             "now": now,
@@ -127,20 +84,8 @@ class SeatStore:
             "client": client,
             "cap": max_held,
         }
-        params.update((f"s{i}", seat_id) for i, seat_id in enumerate(wanted))
-        statement = _hold_statement(len(wanted))
         with self._connection() as conn:
-            if client is None:
-                rows = conn.execute(statement, params).fetchall()
-            else:
-                # A plain transaction: psycopg's pipeline mode costs more Python than the
-                # three round trips it saves on a local network (bench: 1.04 vs 0.58 ms).
-                with conn.transaction():
-                    conn.execute(
-                        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                        (f"hold/{event_id}/{client}",),
-                    )
-                    rows = conn.execute(statement, params).fetchall()
+            rows = conn.execute(HOLD, params).fetchall()
         found = {row[0]: row for row in rows}
         missing = set(wanted) - set(found)
         if missing:
