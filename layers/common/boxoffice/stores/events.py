@@ -1,4 +1,8 @@
-"""Events in Postgres: creation, reads with live seat counts, and the admission pacing row."""
+"""Events in Postgres: creation, reads with live seat counts, and the admission pacing row.
+
+A little over 350 lines, on purpose: the line (places handed out, passed, the next slot)
+lives in the event's own row and sequence, so its statements stay with the other reads
+and writes of that row rather than in a store of its own over the same table."""
 
 from __future__ import annotations
 
