@@ -10,26 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
-from bench.stack_http import event_body
-from local.postgres import free_port, throwaway_database
+from bench.stack_http import KEY, Stack, event_body
+from local.postgres import throwaway_database
 
 RATE = float(os.environ.get("BENCH_RATE", "5"))
 FANS = int(os.environ.get("BENCH_FANS", "60"))
 POLL = 0.05
-ROOT = Path(__file__).resolve().parent.parent
-KEY = "bench-admin-key"
 
 
 def call(base: str, method: str, path: str, body: Any = None, **headers: str) -> Any:
@@ -44,40 +37,10 @@ def call(base: str, method: str, path: str, body: Any = None, **headers: str) ->
         return json.loads(answer.read())
 
 
-def start_stack(database_url: str) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "MOTO_PORT": str(free_port()),
-        "DATABASE_URL": database_url,
-        "ADMIN_API_KEY": KEY,
-        "SEED_DEMO": "0",
-        "PYTHONUNBUFFERED": "1",
-        # the benchmarks measure the stack, not the stage's per-client throttling
-        "GATEWAY_THROTTLING": "0",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local"],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "ready" in line:
-            # keep reading its log (one line per invocation), or it blocks on a full pipe
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, f"http://127.0.0.1:{port}"
-    raise RuntimeError("the local stack did not start")
-
-
 def main() -> None:
     with throwaway_database("bench_admission") as url:
-        process, base = start_stack(url)
+        stack = Stack(url, None)
+        base = f"http://127.0.0.1:{stack.port}"
         try:
             spec = event_body(FANS, RATE)
             seats = spec["seats"]
@@ -113,8 +76,7 @@ def main() -> None:
                         admitted_at[cid] = datetime.fromisoformat(body["admitted_at"])
                 time.sleep(POLL)
         finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(30)
+            stack.stop()
     times = sorted(t.timestamp() for t in admitted_at.values())
     gaps = [b - a for a, b in pairwise(times)]
     measured = (len(times) - 1) / (times[-1] - times[0])
