@@ -130,7 +130,7 @@ class _Batch:
     deps: Dependencies
     # The batch's sessions, read at once; each is used once (a duplicate reads again).
     read: dict[UUID, Session] = field(default_factory=dict)
-    unread: set[UUID] = field(default_factory=set)
+    unused: set[UUID] = field(default_factory=set)
     delays: dict[str, int] = field(default_factory=dict)
 
     def read_ahead(self, records: list[dict[str, Any]]) -> None:
@@ -142,13 +142,13 @@ class _Batch:
                 wanted.append(parse_message(raw.get("body", "")).checkout_id)
         with contextlib.suppress(Exception):
             self.read = self.deps.sessions.get_many(wanted)
-            self.unread = set(wanted)
+            self.unused = set(wanted)
 
     def handle(self, record: SQSRecord) -> Outcome:
         try:
             message = parse_message(record.body)
-            if message.checkout_id in self.unread:
-                self.unread.discard(message.checkout_id)
+            if message.checkout_id in self.unused:
+                self.unused.discard(message.checkout_id)
                 return admit(self.deps, message, self.read.get(message.checkout_id))
             return admit(self.deps, message)
         except PoisonMessage as poison:
