@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from moto import mock_aws
 
 from local.aws import client, start_moto
 
@@ -131,3 +132,87 @@ def test_stream_records_read_back_in_dynamodb_streams_wire_form(endpoint: str) -
         assert {k: v for k, v in data.items() if k.endswith("Image")} == images
         sequence.append(int(data["SequenceNumber"]))
     assert sequence == sorted(sequence)
+
+
+def _item_answers(endpoint: str | None) -> list[Any]:
+    """Every item call the stack makes, and some it does not, as boto3 reads them."""
+    dynamodb = client("dynamodb", endpoint)
+    dynamodb.create_table(
+        TableName="items",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    other = {**ITEM, "k": {"S": "two"}}
+    key, missing = {"k": {"S": "one"}}, {"k": {"S": "none"}}
+    answers: list[Any] = [
+        dynamodb.put_item(TableName="items", Item=ITEM),
+        dynamodb.put_item(TableName="items", Item=other, ReturnValues="ALL_OLD"),
+        dynamodb.put_item(TableName="items", Item=other, ReturnValues="ALL_OLD"),
+        dynamodb.get_item(TableName="items", Key=key, ConsistentRead=True),
+        dynamodb.get_item(TableName="items", Key=missing),
+        dynamodb.get_item(
+            TableName="items",
+            Key=key,
+            ProjectionExpression="#b, seats",
+            ExpressionAttributeNames={"#b": "blob"},
+        ),
+        dynamodb.update_item(
+            TableName="items",
+            Key=key,
+            UpdateExpression="SET n = :n REMOVE nothing",
+            ConditionExpression="attribute_exists(k) AND flag = :yes",
+            ExpressionAttributeValues={":n": {"N": "13"}, ":yes": {"BOOL": True}},
+            ReturnValues="ALL_NEW",
+        ),
+        dynamodb.update_item(
+            TableName="items",
+            Key=key,
+            UpdateExpression="SET n = :n",
+            ExpressionAttributeValues={":n": {"N": "14"}},
+        ),
+        dynamodb.update_item(  # the same expression again, another value
+            TableName="items",
+            Key=key,
+            UpdateExpression="SET n = :n",
+            ExpressionAttributeValues={":n": {"N": "15"}},
+            ReturnValues="UPDATED_OLD",
+        ),
+        dynamodb.batch_get_item(
+            RequestItems={"items": {"Keys": [key, missing, {"k": {"S": "two"}}]}}
+        ),
+        dynamodb.query(
+            TableName="items",
+            KeyConditionExpression="k = :k",
+            ExpressionAttributeValues={":k": {"S": "one"}},
+        ),
+        dynamodb.scan(TableName="items", Limit=1),
+        dynamodb.delete_item(TableName="items", Key={"k": {"S": "two"}}, ReturnValues="ALL_OLD"),
+        dynamodb.delete_item(TableName="items", Key=missing),
+    ]
+    with pytest.raises(ClientError) as refused:
+        dynamodb.put_item(
+            TableName="items", Item=ITEM, ConditionExpression="attribute_not_exists(k)"
+        )
+    answers.append(refused.value.response["Error"])
+    for answer in answers:
+        answer.pop("ResponseMetadata", None)
+        for scanned in ("Items", "Responses"):  # unordered, as DynamoDB gives them
+            if isinstance(answer.get(scanned), list):
+                answer[scanned].sort(key=str)
+        for items in answer.get("Responses", {}).values():
+            items.sort(key=str)
+    return answers
+
+
+def test_item_answers_read_back_as_moto_gives_them_in_process(endpoint: str) -> None:
+    with mock_aws():
+        expected = _item_answers(None)
+    answers = _item_answers(endpoint)
+    assert answers == expected
+    assert answers[3]["Item"] == ITEM  # and that is DynamoDB's wire form
+    assert "Item" not in answers[4]
+    assert answers[6]["Attributes"]["n"] == {"N": "13"}
+    assert "nothing" not in answers[6]["Attributes"]
+    assert answers[8]["Attributes"] == {"n": {"N": "14"}}
+    assert answers[-1]["Code"] == "ConditionalCheckFailedException"
