@@ -100,6 +100,24 @@ class SessionStore:
     ) -> Session | None:
         """Set (and remove) fields of an existing session if `condition` (over `values` and
         `names`) holds; return the session as it is now, or None when the condition failed."""
+        answer = self._write(
+            checkout_id, sets, remove, condition, values, names, returned="ALL_NEW"
+        )
+        return from_item(answer["Attributes"]) if answer is not None else None
+
+    def _write(
+        self,
+        checkout_id: UUID,
+        sets: dict[str, Any],
+        remove: Iterable[str],
+        condition: str,
+        values: dict[str, Any] | None,
+        names: dict[str, str] | None,
+        *,
+        returned: str,
+    ) -> dict[str, Any] | None:
+        """The conditional UpdateItem; DynamoDB's answer (the item as `returned` asks), or
+        None when the condition failed."""
         names = dict(names or {})
         bound: dict[str, Any] = dict(values or {})
         updates = []
@@ -120,7 +138,7 @@ class SessionStore:
             "Key": self._key(checkout_id),
             "UpdateExpression": expression.strip(),
             "ConditionExpression": check,
-            "ReturnValues": "ALL_NEW",
+            "ReturnValues": returned,
         }
         if names:
             arguments["ExpressionAttributeNames"] = names
@@ -129,12 +147,12 @@ class SessionStore:
                 k: _serializer.serialize(v) for k, v in bound.items()
             }
         try:
-            answer = self._client().update_item(**arguments)
+            answer: dict[str, Any] = dict(self._client().update_item(**arguments))
         except ClientError as error:
             if _is_condition_failure(error):
                 return None
             raise
-        return from_item(answer["Attributes"])
+        return answer
 
     def open_payment_sessions(self, ended_by: datetime, limit: int) -> list[Session]:
         """Sessions with a Stripe session still open whose hold has ended by `ended_by`."""
@@ -176,12 +194,14 @@ class SessionStore:
         if ended_by is not None:
             values[":now"] = floor_ms(ended_by)
             condition += " AND hold_until_ms <= :now"
-        changed = self.update(
+        # Only whether it moved: the item is not sent back (nor read and parsed).
+        changed = self._write(
             checkout_id,
             {"status": to, **(sets or {})},
-            remove=remove,
-            condition=condition,
-            values=values,
-            names={"#status": "status"},
+            remove,
+            condition,
+            values,
+            {"#status": "status"},
+            returned="NONE",
         )
         return changed is not None
