@@ -195,6 +195,16 @@ def _item_answers(endpoint: str | None) -> list[Any]:
             TableName="items", Item=ITEM, ConditionExpression="attribute_not_exists(k)"
         )
     answers.append(refused.value.response["Error"])
+    with pytest.raises(ClientError) as refused:  # a condition seen before, another value
+        dynamodb.update_item(
+            TableName="items",
+            Key=key,
+            UpdateExpression="SET n = :n",
+            ConditionExpression="attribute_exists(k) AND flag = :yes",
+            ExpressionAttributeValues={":n": {"N": "16"}, ":yes": {"BOOL": False}},
+        )
+    answers.append(refused.value.response["Error"])
+    answers.append(dynamodb.get_item(TableName="items", Key=key)["Item"]["n"])
     for answer in answers:
         answer.pop("ResponseMetadata", None)
         for scanned in ("Items", "Responses"):  # unordered, as DynamoDB gives them
@@ -215,4 +225,5 @@ def test_item_answers_read_back_as_moto_gives_them_in_process(endpoint: str) -> 
     assert answers[6]["Attributes"]["n"] == {"N": "13"}
     assert "nothing" not in answers[6]["Attributes"]
     assert answers[8]["Attributes"] == {"n": {"N": "14"}}
-    assert answers[-1]["Code"] == "ConditionalCheckFailedException"
+    assert answers[-3]["Code"] == answers[-2]["Code"] == "ConditionalCheckFailedException"
+    assert answers[-1] == {"N": "15"}
