@@ -11,15 +11,15 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import operator
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, cast
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -35,6 +35,40 @@ from local.aws import create_resources
 HOLDS = int(os.environ.get("BENCH_HANDLER_HOLDS", "300"))
 MAP_CALLS = int(os.environ.get("BENCH_MAP_CALLS", "10"))
 SIZES = (20_000, 100_000)
+
+
+class ShortQueues:
+    """Short queues, as the admission consumer keeps them: a new one every 100 sends
+    (moto in process costs more per send the deeper its queue). Not timed."""
+
+    def __init__(self, first: str) -> None:
+        self._sqs = boto3.client("sqs")
+        self._url = first
+
+    def current(self) -> str:
+        return self._url
+
+    def url(self, n: int, kind: str) -> str:
+        if n and n % 100 == 0:
+            self._url = self._sqs.create_queue(
+                QueueName=f"bench-{kind}-{n}.fifo", Attributes={"FifoQueue": "true"}
+            )["QueueUrl"]
+        return self._url
+
+
+class HoldTimer:
+    """Wall time of the `SeatStore.hold` calls the handler makes (inside its own time)."""
+
+    def __init__(self, hold: Callable[..., Any]) -> None:
+        self.wall = 0.0
+        self._hold = hold
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return self._hold(*args, **kwargs)
+        finally:
+            self.wall += time.perf_counter() - began
 
 
 class AwsTimer:
@@ -139,6 +173,41 @@ def in_process(url: str, pool: ConnectionPool) -> Iterator[tuple[runtime.Depende
             runtime.use(None)
 
 
+def hold_between_aws_calls(
+    deps: runtime.Dependencies,
+    hold: Callable[..., Any],
+    event_id: UUID,
+    queue_url: Callable[[int], str],
+) -> float:
+    """ms per `SeatStore.hold` (as a fan's) when each hold is followed, untimed, by the two
+    AWS calls the handler makes (a PutItem, a SendMessage): the hold in the conditions it
+    meets inside the handler, where Postgres and this process sit idle in between."""
+    dynamodb, sqs = deps.sessions._client(), deps.queue._client()
+    table = deps.settings.sessions_table
+    spent = 0.0
+    for n in range(HOLDS):
+        now = datetime.now(UTC)
+        began = time.perf_counter()
+        hold(
+            event_id,
+            [f"S-{HOLDS + n}"],
+            uuid4(),
+            now + timedelta(minutes=10),
+            now,
+            client=f"10.2.{n // 256}.{n % 256}",
+            max_held=20,  # as the capped anchor holds (bench/holds.py)
+        )
+        spent += time.perf_counter() - began
+        dynamodb.put_item(TableName=table, Item={"checkout_id": {"S": str(uuid4())}})
+        sqs.send_message(
+            QueueUrl=queue_url(n),
+            MessageBody="{}",
+            MessageGroupId=str(event_id),
+            MessageDeduplicationId=str(n),
+        )
+    return 1000 * spent / HOLDS
+
+
 def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> float:
     """Print the figures; return the handler's holds per second on the 20,000-seat event.
 
@@ -152,28 +221,24 @@ def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> flo
     print("\n== the create-checkout handler in process (moto in process), one at a time")
     print(
         f"{'seats':>7} {'holds/s':>8} {'own ms':>7} {'own CPU ms':>10} {'AWS ms':>7}"
-        f" {'DB ms':>6}  own ms / SeatStore.hold ms"
+        f" {'DB ms':>6} {'hold ms':>7}  own ms / SeatStore.hold ms"
     )
     rates: list[float] = []
     sink = io.StringIO()  # Powertools prints its metrics; the bench shows none of them
     with in_process(url, pool) as (deps, timer):
         events = EventStore(pool.connection)
+        queues = ShortQueues(deps.settings.admission_queue_url or "")
+        deps.queue._queue_url = queues.current
+        holds = HoldTimer(deps.seats.hold)
+        deps.seats.hold = holds  # type: ignore[method-assign]
         for size in SIZES:
             event_id: UUID = make_event(events, size)
             path = f"/events/{event_id}/checkouts"
-            fresh = boto3.client("sqs")  # not timed: it only gives the handler new queues
-            queue = [deps.settings.admission_queue_url or ""]
-            deps.queue._queue_url = partial(operator.itemgetter(0), queue)
-            timer.wall = timer.cpu = 0.0
+            timer.wall = timer.cpu = holds.wall = 0.0
             wall = cpu = 0.0
             with measured(postmaster) as figures:
                 for n in range(HOLDS):
-                    if n and n % 100 == 0:
-                        # a short queue, as the admission consumer keeps it
-                        queue[0] = fresh.create_queue(
-                            QueueName=f"bench-{size}-{n}.fifo",
-                            Attributes={"FifoQueue": "true"},
-                        )["QueueUrl"]
+                    queues.url(n, f"handler-{size}")
                     event = api_event(
                         "POST",
                         "/events/{event_id}/checkouts",
@@ -195,15 +260,25 @@ def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> flo
             sink.seek(0)
             sink.truncate()
             own_cpu = 1000 * (cpu - timer.cpu) / HOLDS
+            between = hold_between_aws_calls(
+                deps, holds._hold, event_id, partial(queues.url, kind=f"anchor-{size}")
+            )
             print(
                 f"{size:>7} {HOLDS / wall:>8.0f} {own:>7.2f} {own_cpu:>10.2f}"
                 f" {1000 * timer.wall / HOLDS:>7.2f} {figures.per(figures.db_cpu):>6.2f}"
-                f"  {own / store_ms:.2f} [<= 2; own CPU <= 3 ms]"
+                f" {1000 * holds.wall / HOLDS:>7.2f}  {own / store_ms:.2f} [<= 2; own CPU <= 3 ms]"
+            )
+            print(
+                f"{'':>7} SeatStore.hold between the same AWS calls {between:.2f} ms;"
+                f" own ms / that {own / between:.2f}"
             )
         print("  own ms: the handler's wall time per hold without its AWS calls; own CPU ms:")
         print("  its Python CPU without them; AWS ms: boto3 + moto per hold (put + send);")
         print("  DB ms: Postgres CPU per hold; SeatStore.hold ms: 1 / its one-connection rate,")
-        print("  holding as a fan (with the client's lock), as the handler does.")
+        print("  holding as a fan (with the client's lock), as the handler does; hold ms: that")
+        print("  same call inside the handler, between its AWS calls (part of own ms); the hold")
+        print("  between the same AWS calls: SeatStore.hold alone, each followed (untimed) by a")
+        print("  PutItem and a SendMessage, so Postgres and this process idle as in the handler.")
 
         print("\n== the seat map (GET /events/{id}/seats) and the event detail, in process")
         event_id = make_event(events, 20_000)
