@@ -13,27 +13,29 @@ from local.sources import StreamPoller, TtlDeletes
 from tests.local.support import FakeInvoker, event_source, wait_until
 
 
-def test_stream_batches_retry_from_the_first_failure_then_give_up(moto_aws):
+def _from_the_start(pattern: dict[str, Any], **more: Any) -> tuple[Any, dict[str, Any]]:
+    """The template's stream mapping, reading from the start of the stream, for the
+    records `pattern` matches (one test's own, whatever else is in the stream)."""
     function, props = event_source("DynamoDB")
-    prefix = f"r{uuid4().hex[:6]}-"
-    props = {
+    filters = {"Filters": [{"Pattern": json.dumps(pattern)}]}
+    return function, {
         **props,
-        # every INSERT of this test, from the start of the stream
-        "FilterCriteria": {
-            "Filters": [
-                {
-                    "Pattern": json.dumps(
-                        {
-                            "eventName": ["INSERT"],
-                            "dynamodb": {"Keys": {"checkout_id": {"S": [{"prefix": prefix}]}}},
-                        }
-                    )
-                }
-            ]
-        },
+        "FilterCriteria": filters,
         "StartingPosition": "TRIM_HORIZON",
-        "MaximumRetryAttempts": 1,
+        **more,
     }
+
+
+def test_stream_batches_retry_from_the_first_failure_then_give_up(moto_aws):
+    prefix = f"r{uuid4().hex[:6]}-"
+    # every INSERT of this test
+    function, props = _from_the_start(
+        {
+            "eventName": ["INSERT"],
+            "dynamodb": {"Keys": {"checkout_id": {"S": [{"prefix": prefix}]}}},
+        },
+        MaximumRetryAttempts=1,
+    )
     table = moto_aws.tables["SessionsTable"]
     dynamodb = moto_aws.client("dynamodb")
     for n in (1, 2, 3):
@@ -71,17 +73,8 @@ def test_stream_batches_retry_from_the_first_failure_then_give_up(moto_aws):
 
 
 def test_the_event_carries_the_records_in_dynamodb_streams_wire_form(moto_aws):
-    function, props = event_source("DynamoDB")
     key = f"w{uuid4().hex[:6]}"
-    props = {
-        **props,
-        "FilterCriteria": {
-            "Filters": [
-                {"Pattern": json.dumps({"dynamodb": {"Keys": {"checkout_id": {"S": [key]}}}})}
-            ]
-        },
-        "StartingPosition": "TRIM_HORIZON",
-    }
+    function, props = _from_the_start({"dynamodb": {"Keys": {"checkout_id": {"S": [key]}}}})
     image = {
         "checkout_id": {"S": key},
         "blob": {"B": b"\x00\xffraw"},
