@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 import signal
 import tempfile
 import threading
@@ -218,6 +219,7 @@ def fault_stack() -> Iterator[FaultStack]:
         if stack.process is not None:
             stack.stop()
         cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _await(condition: Callable[[], bool], timeout: float, what: str) -> float:
