@@ -122,8 +122,8 @@ def self_cpu() -> float:
 def postmaster_pid(url: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None
-    fields = _stat(int(row[0]))
+        assert row is not None
+        fields = _stat(int(row[0]))  # while the backend lives: it exits with the connection
     assert fields is not None
     return int(fields[1])
 
