@@ -6,7 +6,6 @@ state at most once and never revives a session that ended.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -35,8 +34,29 @@ def _is_condition_failure(error: ClientError) -> bool:
 
 def to_item(session: Session) -> dict[str, Any]:
     """The session in DynamoDB's attribute-value form."""
-    plain = json.loads(session.model_dump_json(exclude_none=True), parse_float=Decimal)
-    return {name: _serializer.serialize(value) for name, value in plain.items()}
+    plain = session.model_dump(mode="json", exclude_none=True)
+    return {name: _attribute(value) for name, value in plain.items()}
+
+
+def _attribute(value: Any) -> dict[str, Any]:
+    """A JSON value (as `model_dump(mode="json")` gives) as the attribute value boto3's
+    TypeSerializer makes of it, a number as its Decimal's text. Written out because the
+    serializer's type checks cost 25 us of the 34 a session took, on every hold."""
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, float):
+        return {"N": str(Decimal(repr(value)))}
+    if isinstance(value, list):
+        return {"L": [_attribute(v) for v in value]}
+    if isinstance(value, dict):
+        return {"M": {k: _attribute(v) for k, v in value.items()}}
+    if value is None:
+        return {"NULL": True}
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
 def from_item(item: dict[str, Any]) -> Session:
