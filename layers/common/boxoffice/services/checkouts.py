@@ -9,6 +9,7 @@ import math
 import secrets
 import time
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from boxoffice.clock import from_ms
@@ -72,6 +73,10 @@ def _place(session: Session, now: datetime, line: Line) -> tuple[int, int]:
 
 
 def view(session: Session, now: datetime, line: Line | None = None) -> CheckoutView:
+    return CheckoutView(**_view_fields(session, now, line))
+
+
+def _view_fields(session: Session, now: datetime, line: Line | None) -> dict[str, Any]:
     status = session.status_at(now)
     position: int | None = None
     eta: int | None = None
@@ -82,21 +87,21 @@ def view(session: Session, now: datetime, line: Line | None = None) -> CheckoutV
         position, eta = _place(session, now, line or Line(0, None))
     elif status == "admitted":
         position, eta = 0, 0
-    return CheckoutView(
-        checkout_id=session.checkout_id,
-        event_id=session.event_id,
-        status=status,
-        position=position,
-        eta_seconds=eta,
-        created_at=session.created_at,
-        admitted_at=session.admitted_at if session.admitted_by(now) else None,
-        expires_at=expires_at,
-        seat_ids=session.seat_ids,
-        seats=session.seats,
-        total_cents=session.total_cents,
-        currency=session.currency,
-        reference=session.reference,
-    )
+    return {
+        "checkout_id": session.checkout_id,
+        "event_id": session.event_id,
+        "status": status,
+        "position": position,
+        "eta_seconds": eta,
+        "created_at": session.created_at,
+        "admitted_at": session.admitted_at if session.admitted_by(now) else None,
+        "expires_at": expires_at,
+        "seat_ids": session.seat_ids,
+        "seats": session.seats,
+        "total_cents": session.total_cents,
+        "currency": session.currency,
+        "reference": session.reference,
+    }
 
 
 def create_checkout(
@@ -163,8 +168,7 @@ def create_checkout(
         "checkout created",
         extra={"checkout_id": str(checkout_id), "event_id": str(event.id), "seq": hold.seq},
     )
-    created = view(session, now, hold.line)
-    return CheckoutCreated(**created.model_dump(), token=token)
+    return CheckoutCreated(**_view_fields(session, now, hold.line), token=token)
 
 
 # How long a checkout whose hold's outcome is unknown keeps trying to give it back (well
