@@ -7,6 +7,7 @@ the figures are the cost of a successful hold, for a 100-seat and a 100,000-seat
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import threading
@@ -79,13 +80,17 @@ def make_event(events: EventStore, seats: int) -> UUID:
 def store_run(
     pool: ConnectionPool, event_id: UUID, seats: int, threads: int, capped: bool = False
 ) -> Run:
-    """`capped`: each hold as a fan's (a client address each, within the event's cap), so
-    it takes the client's advisory lock first, as the create-checkout handler's do."""
-    store = SeatStore(pool.connection)
+    """Each thread holds on a connection of its own, as pgbench's clients do. `capped`: each
+    hold as a fan's (a client address each, within the event's cap), so it takes the
+    client's advisory lock first, as the create-checkout handler's do."""
     counts = [0] * threads
     start = threading.Barrier(threads + 1)
 
     def fan(n: int) -> None:
+        with pool.connection() as conn:
+            holds(SeatStore(lambda: contextlib.nullcontext(conn)), n)
+
+    def holds(store: SeatStore, n: int) -> None:
         rng = random.Random(n)
         start.wait()
         deadline = datetime.now(UTC) + timedelta(seconds=SECONDS)
@@ -148,7 +153,7 @@ KINDS = {
     "pgbench-old": "pgbench, the old 5-round-trip hold transaction",
     "pgbench-update": "pgbench, the conditional UPDATE alone",
     "pgbench-hold": "pgbench, SeatStore's hold (one hold_seats call)",
-    "SeatStore": "SeatStore.hold (psycopg, pool; threads = clients)",
+    "SeatStore": "SeatStore.hold (psycopg, a connection per thread)",
     "SeatStore-capped": "SeatStore.hold as a fan's (+ the client's lock)",
 }
 
