@@ -12,7 +12,8 @@ from boto3.dynamodb.types import TypeSerializer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from boxoffice.models.checkouts import SeatInfo, Session
+from boxoffice.models.checkouts import Session
+from boxoffice.models.events import SeatInfo
 from boxoffice.stores.sessions import from_item, to_item
 
 text = st.text(max_size=12)
