@@ -79,7 +79,6 @@ class AwsTimer:
     def __init__(self) -> None:
         self.wall = 0.0
         self.cpu = 0.0
-        self.calls = 0
         self._local = threading.local()
 
     def attach(self, client: Any) -> Any:
@@ -94,7 +93,6 @@ class AwsTimer:
         wall, cpu = self._local.began
         self.wall += time.perf_counter() - wall
         self.cpu += time.thread_time() - cpu
-        self.calls += 1
 
 
 def api_event(
