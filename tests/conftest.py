@@ -129,6 +129,6 @@ def make_event(deps: Dependencies):
     def create(spec: EventSpec | None = None, **kwargs: object) -> UUID:
         from boxoffice.services.events import create_event
 
-        return create_event(deps, spec or event_spec(**kwargs)).id  # type: ignore[arg-type]
+        return create_event(deps, spec or event_spec(**kwargs))  # type: ignore[arg-type]
 
     return create

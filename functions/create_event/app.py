@@ -30,7 +30,8 @@ def create_event() -> Response[str]:
     deps = dependencies()
     require_admin(app, deps.settings)  # before the body: strangers learn nothing of it
     spec = json_body(app, EventSpec)
-    return json_response(events.create_event(deps, spec), HTTPStatus.CREATED)
+    event_id = events.create_event(deps, spec)
+    return json_response(events.event_detail_json(deps, str(event_id)), HTTPStatus.CREATED)
 
 
 lambda_handler = api_handler(app)

@@ -24,7 +24,9 @@ app = make_resolver()
     responses=answers(HTTPStatus.OK, EventDetail, HTTPStatus.NOT_FOUND, cached=True),
 )
 def get_event(event_id: str) -> Response[str]:
-    return cached_json_response(app, events.get_event(dependencies(), event_id), EVENTS_MAX_AGE)
+    return cached_json_response(
+        app, events.event_detail_json(dependencies(), event_id), EVENTS_MAX_AGE
+    )
 
 
 lambda_handler = api_handler(app)

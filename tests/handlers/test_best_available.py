@@ -47,8 +47,8 @@ def take(event_id: object, *seat_ids: str) -> None:
 
 
 def test_suggests_adjacent_seats_in_the_front_row_centre(deps):
-    event = create_event(deps, spec({("Floor", "A"): (10, 5000), ("Floor", "B"): (10, 4000)}))
-    status, body = ask(event.id, count=4)
+    event_id = create_event(deps, spec({("Floor", "A"): (10, 5000), ("Floor", "B"): (10, 4000)}))
+    status, body = ask(event_id, count=4)
     assert status == 200, body
     assert body == {
         "seat_ids": ["Floor-A-4", "Floor-A-5", "Floor-A-6", "Floor-A-7"],
@@ -59,53 +59,55 @@ def test_suggests_adjacent_seats_in_the_front_row_centre(deps):
 
 
 def test_nothing_is_held(deps):
-    event = create_event(deps, spec({("Floor", "A"): (4, 5000)}))
-    first = ask(event.id, count=2)
-    assert first == ask(event.id, count=2)
-    take(event.id, *first[1]["seat_ids"])
+    event_id = create_event(deps, spec({("Floor", "A"): (4, 5000)}))
+    first = ask(event_id, count=2)
+    assert first == ask(event_id, count=2)
+    take(event_id, *first[1]["seat_ids"])
 
 
 def test_never_leaves_a_single_seat_stranded(deps):
     # Row A: 1..6 with 1 and 6 taken leaves 2..5 free; three seats would strand one.
-    event = create_event(deps, spec({("S", "A"): (6, 100), ("S", "B"): (6, 100)}))
-    take(event.id, "S-A-1", "S-A-6")
-    status, body = ask(event.id, count=3)
+    event_id = create_event(deps, spec({("S", "A"): (6, 100), ("S", "B"): (6, 100)}))
+    take(event_id, "S-A-1", "S-A-6")
+    status, body = ask(event_id, count=3)
     assert status == 200
     assert body["row"] == "B"  # 2-4 strands 5, 3-5 strands 2: row A cannot take three
-    status, body = ask(event.id, count=2)
+    status, body = ask(event_id, count=2)
     assert body["seat_ids"] in (["S-A-2", "S-A-3"], ["S-A-4", "S-A-5"])
-    status, body = ask(event.id, count=4)
+    status, body = ask(event_id, count=4)
     assert body["seat_ids"] == ["S-A-2", "S-A-3", "S-A-4", "S-A-5"]
 
 
 def test_seats_across_a_gap_are_not_together(deps):
-    event = create_event(deps, spec({("S", "A"): (5, 100)}))
-    take(event.id, "S-A-3")
-    status, body = ask(event.id, count=3)
+    event_id = create_event(deps, spec({("S", "A"): (5, 100)}))
+    take(event_id, "S-A-3")
+    status, body = ask(event_id, count=3)
     assert (status, body["error"]) == (409, "no_seats_together")
     assert "3 seats together" in body["message"]
 
 
 def test_section_and_price_filters(deps):
-    event = create_event(
+    event_id = create_event(
         deps,
         spec({("Floor", "A"): (6, 9000), ("Balcony", "A"): (6, 3000), ("Balcony", "B"): (6, 2500)}),
     )
-    assert ask(event.id, count=2)[1]["section"] == "Floor"  # the first section given
-    status, body = ask(event.id, count=2, section="Balcony")
+    assert ask(event_id, count=2)[1]["section"] == "Floor"  # the first section given
+    status, body = ask(event_id, count=2, section="Balcony")
     assert (body["section"], body["row"]) == ("Balcony", "A")
-    status, body = ask(event.id, count=2, max_price_cents=2500)
+    status, body = ask(event_id, count=2, max_price_cents=2500)
     assert (body["section"], body["row"], body["total_cents"]) == ("Balcony", "B", 5000)
-    status, body = ask(event.id, count=2, max_price_cents=2000)
+    status, body = ask(event_id, count=2, max_price_cents=2000)
     assert (status, body["error"]) == (409, "no_seats_together")
 
 
 def test_an_expired_hold_counts_as_free(deps, clock):
-    event = create_event(deps, spec({("S", "A"): (2, 100)}, hold_seconds=30, checkout_seconds=30))
-    take(event.id, "S-A-1")
-    assert ask(event.id, count=2)[0] == 409
+    event_id = create_event(
+        deps, spec({("S", "A"): (2, 100)}, hold_seconds=30, checkout_seconds=30)
+    )
+    take(event_id, "S-A-1")
+    assert ask(event_id, count=2)[0] == 409
     clock.advance(31)
-    assert ask(event.id, count=2)[1]["seat_ids"] == ["S-A-1", "S-A-2"]
+    assert ask(event_id, count=2)[1]["seat_ids"] == ["S-A-1", "S-A-2"]
 
 
 @pytest.mark.parametrize(
@@ -122,8 +124,8 @@ def test_an_expired_hold_counts_as_free(deps, clock):
     ],
 )
 def test_bad_requests_are_400(deps, body):
-    event = create_event(deps, spec({("S", "A"): (6, 100)}))
-    status, answer = ask(event.id, **body)
+    event_id = create_event(deps, spec({("S", "A"): (6, 100)}))
+    status, answer = ask(event_id, **body)
     assert (status, answer["error"]) == (400, "invalid_request"), answer
 
 
@@ -135,7 +137,7 @@ def test_unknown_event_is_404(deps):
 def test_two_fans_asking_at_once_get_disjoint_seats_or_a_409(deps):
     """Best available holds nothing, so two fans may be shown the same seats; holding them
     decides: one wins, the other gets 409 and asks again for other seats."""
-    event = create_event(deps, spec({("S", "A"): (4, 100), ("S", "B"): (4, 100)}))
+    event_id = create_event(deps, spec({("S", "A"): (4, 100), ("S", "B"): (4, 100)}))
     barrier = threading.Barrier(2)
     outcomes: list[tuple[list[str], int]] = []
     lock = threading.Lock()
@@ -143,12 +145,12 @@ def test_two_fans_asking_at_once_get_disjoint_seats_or_a_409(deps):
     def fan() -> None:
         barrier.wait()
         for _ in range(3):
-            status, block = ask(event.id, count=4)
+            status, block = ask(event_id, count=4)
             if status != 200:
                 with lock:
                     outcomes.append(([], status))
                 return
-            held, _ = hold(event.id, block["seat_ids"])
+            held, _ = hold(event_id, block["seat_ids"])
             if held == 201:
                 with lock:
                     outcomes.append((block["seat_ids"], held))
@@ -163,16 +165,18 @@ def test_two_fans_asking_at_once_get_disjoint_seats_or_a_409(deps):
     won = [seats for seats, status in outcomes if status == 201]
     assert len(won) == 2
     assert not set(won[0]) & set(won[1])
-    assert ask(event.id, count=1)[1]["error"] == "no_seats_together"
+    assert ask(event_id, count=1)[1]["error"] == "no_seats_together"
 
 
 def test_a_twenty_thousand_seat_event_answers_fast(deps):
     rows = {(f"S{s}", f"R{r}"): (50, 100 * (s + 1)) for s in range(20) for r in range(20)}
-    event = create_event(deps, spec(rows))
+    event_id = create_event(deps, spec(rows))
+    event = deps.events.get(event_id, deps.clock.now())
+    assert event is not None
     assert event.seats_total == 20_000
-    ask(event.id, count=4)  # warm
+    ask(event_id, count=4)  # warm
     started = time.perf_counter()
-    status, body = ask(event.id, count=6, max_price_cents=1000)
+    status, body = ask(event_id, count=6, max_price_cents=1000)
     elapsed = time.perf_counter() - started
     assert status == 200
     assert len(body["seat_ids"]) == 6

@@ -126,9 +126,8 @@ def error_response(
 
 
 def json_response(payload: Any, status: HTTPStatus = HTTPStatus.OK) -> Response[str]:
-    """A model, or a list of models, as a JSON response."""
-    body = to_json(payload).decode()
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    """A model, a list of models, or JSON text already made, as a JSON response."""
+    return Response(status_code=status, content_type=JSON, body=_json_text(payload))
 
 
 # How long the edge and browsers keep reads (DESIGN.md, "Caching, limits and faults").

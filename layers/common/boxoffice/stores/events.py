@@ -52,6 +52,35 @@ SELECT coalesce(json_agg(m), '[]')::text FROM (
 ) m
 """
 
+# The event detail's sections, their rows and seats, as JSON text built by Postgres in one
+# pass (no Python work per seat). Sections come in the order the event gave them (those it
+# did not place after, by name in code-point order, as Python sorts); rows and seats in the
+# seat map's order.
+_VENUE = """
+SELECT e.layout, (
+    SELECT coalesce(json_agg(json_build_object('section', x.section, 'rows', x.rows)
+                             ORDER BY x.rank, x.section COLLATE "C"), '[]')::text
+    FROM (
+        SELECT r.section,
+               coalesce(array_position(e.section_order, r.section),
+                        cardinality(e.section_order) + 1) AS rank,
+               json_agg(json_build_object('row', r.row_label, 'seats', r.seats)
+                        ORDER BY length(r.row_label), r.row_label) AS rows
+        FROM (
+            SELECT s.section, s.row_label,
+                   json_agg(json_build_object('seat_id', s.seat_id, 'section', s.section,
+                                              'row', s.row_label, 'number', s.number,
+                                              'price_cents', s.price_cents)
+                            ORDER BY s.number, s.seat_id) AS seats
+            FROM seats s WHERE s.event_id = e.id
+            GROUP BY s.section, s.row_label
+        ) r
+        GROUP BY r.section
+    ) x
+)
+FROM events e WHERE e.id = %s
+"""
+
 _SEAT_LIST: TypeAdapter[list[SeatView]] = TypeAdapter(list[SeatView])
 
 
@@ -127,11 +156,12 @@ _LINE_SEQUENCE_OF_E = "'event_line_' || replace(e.id::text, '-', '')"
 
 
 @dataclass(frozen=True)
-class Placement:
-    """How an event's venue is drawn: its layout (if given) and its sections' order."""
+class Venue:
+    """How an event's venue is drawn: its layout (if given), and its sections with their
+    rows and seats as JSON text (see _VENUE)."""
 
     layout: VenueLayout | None
-    section_order: list[str]  # empty for events made before the order was kept
+    sections_json: str
 
 
 # How many events' settings a warm container keeps (the oldest read goes first).
@@ -218,15 +248,13 @@ class EventStore:
             cur.execute(_EVENT_WITH_COUNTS + " ORDER BY e.starts_at, e.name, e.id", {"now": now})
             return [Event.model_validate(row) for row in cur.fetchall()]
 
-    def placement(self, event_id: UUID) -> Placement:
+    def venue(self, event_id: UUID) -> Venue:
         with self._connection() as conn:
-            row = conn.execute(
-                "SELECT layout, section_order FROM events WHERE id = %s", (event_id,)
-            ).fetchone()
+            row = conn.execute(_VENUE, (event_id,)).fetchone()
         if row is None:
-            return Placement(None, [])
+            return Venue(None, "[]")
         layout = VenueLayout.model_validate(row[0]) if row[0] is not None else None
-        return Placement(layout=layout, section_order=list(row[1] or []))
+        return Venue(layout=layout, sections_json=str(row[1]))
 
     def seats(self, event_id: UUID, now: datetime) -> list[SeatView]:
         """Every seat with its status now, in map order (section, row, number)."""
