@@ -64,16 +64,15 @@ SELECT e.layout, (
         SELECT r.section,
                coalesce(array_position(e.section_order, r.section),
                         cardinality(e.section_order) + 1) AS rank,
-               json_agg(json_build_object('row', r.row_label, 'seats', r.seats)
-                        ORDER BY length(r.row_label), r.row_label) AS rows
+               json_agg(json_build_object('row', r.row, 'seats', r.seats)
+                        ORDER BY length(r.row), r.row) AS rows
         FROM (
-            SELECT s.section, s.row_label,
-                   json_agg(json_build_object('seat_id', s.seat_id, 'section', s.section,
-                                              'row', s.row_label, 'number', s.number,
-                                              'price_cents', s.price_cents)
-                            ORDER BY s.number, s.seat_id) AS seats
-            FROM seats s WHERE s.event_id = e.id
-            GROUP BY s.section, s.row_label
+            SELECT q.section, q.row, json_agg(q ORDER BY q.number, q.seat_id) AS seats
+            FROM (
+                SELECT s.seat_id, s.section, s.row_label AS row, s.number, s.price_cents
+                FROM seats s WHERE s.event_id = e.id
+            ) q
+            GROUP BY q.section, q.row
         ) r
         GROUP BY r.section
     ) x
