@@ -9,8 +9,8 @@ figures, which are then its own work: parsing, the hold, the session, the respon
 from __future__ import annotations
 
 import contextlib
-import io
 import json
+import logging
 import os
 import threading
 import time
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, cast
+from typing import Any, TextIO, cast
 from uuid import UUID, uuid4
 
 import boto3
@@ -175,6 +175,28 @@ def in_process(url: str) -> Iterator[tuple[runtime.Dependencies, AwsTimer]]:
             runtime.use(None)
 
 
+@contextmanager
+def observed_as_deployed() -> Iterator[TextIO]:
+    """Logs at INFO and EMF metrics on, as template.yaml deploys the functions, both written
+    to /dev/null (the file yielded), as Lambda writes them to its log pipe. X-Ray stays
+    off: there is no daemon here."""
+    from boxoffice.observability import logger
+
+    handler = cast(logging.StreamHandler[TextIO], logger.registered_handler)
+    level = logger.log_level
+    with open(os.devnull, "w") as devnull:
+        stream = handler.setStream(devnull)
+        logger.setLevel(logging.INFO)
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "false"
+        try:
+            yield devnull
+        finally:
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+            logger.setLevel(level)
+            if stream is not None:
+                handler.setStream(stream)
+
+
 def hold_between_aws_calls(
     deps: runtime.Dependencies,
     hold: Callable[..., Any],
@@ -213,7 +235,7 @@ def hold_between_aws_calls(
 def _hold_once(
     create_checkout: Callable[[Any, LambdaContext], Any],
     event_id: UUID,
-    sink: io.StringIO,
+    sink: TextIO,
     seat: int,
     source_ip: str,
 ) -> tuple[float, float]:
@@ -251,8 +273,7 @@ def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> flo
         f" {'DB ms':>6} {'hold ms':>7}  own ms / SeatStore.hold ms"
     )
     rates: list[float] = []
-    sink = io.StringIO()  # Powertools prints its metrics; the bench shows none of them
-    with in_process(url) as (deps, timer):
+    with in_process(url) as (deps, timer), observed_as_deployed() as sink:
         events = EventStore(pool.connection)
         queues = ShortQueues(deps.settings.admission_queue_url or "")
         deps.queue._queue_url = queues.current
@@ -281,8 +302,6 @@ def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> flo
                 figures.count = 2 * HOLDS  # the handler's holds and the anchor's
             own = 1000 * (wall - timer.wall) / HOLDS
             rates.append(HOLDS / wall)
-            sink.seek(0)
-            sink.truncate()
             own_cpu = 1000 * (cpu - timer.cpu) / HOLDS
             between = 1000 * between / HOLDS
             print(

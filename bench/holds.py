@@ -11,9 +11,12 @@ import contextlib
 import os
 import random
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from uuid import UUID, uuid4
 
 from psycopg_pool import ConnectionPool
@@ -171,24 +174,49 @@ def run_all(url: str, pool: ConnectionPool, postmaster: int) -> Figures:
         "pgbench-hold": new_statement(),
     }
     figures = Figures()
-    for _ in range(ROUNDS):
-        for size, event_id in targets.items():
-            for clients in CLIENTS:
-                for kind, script in scripts.items():
-                    run = pgbench_run(url, script, event_id, size, clients)
-                    figures.add((kind, size, clients), run)
-                figures.add(("SeatStore", size, clients), store_run(pool, event_id, size, clients))
-                figures.add(
-                    ("SeatStore-capped", size, clients),
-                    store_run(pool, event_id, size, clients, capped=True),
-                )
+
+    def vacuumed(run: Callable[[], Run]) -> Run:
+        with pool.connection() as conn:
+            conn.execute("VACUUM seats")
+        return run()
+
+    with without_autovacuum(pool):
+        for _ in range(ROUNDS):
+            for size, event_id in targets.items():
+                for clients in CLIENTS:
+                    for kind, script in scripts.items():
+                        run = vacuumed(partial(pgbench_run, url, script, event_id, size, clients))
+                        figures.add((kind, size, clients), run)
+                    figures.add(
+                        ("SeatStore", size, clients),
+                        vacuumed(partial(store_run, pool, event_id, size, clients)),
+                    )
+                    figures.add(
+                        ("SeatStore-capped", size, clients),
+                        vacuumed(partial(store_run, pool, event_id, size, clients, capped=True)),
+                    )
     return figures
+
+
+@contextmanager
+def without_autovacuum(pool: ConnectionPool) -> Iterator[None]:
+    """No autovacuum of the seats table while the runs go on: each run starts on a table
+    just vacuumed (untimed), as pgbench vacuums before its own runs, so no run's Postgres
+    CPU includes a vacuum of the rows an earlier run left dead."""
+    with pool.connection() as conn:
+        conn.execute("ALTER TABLE seats SET (autovacuum_enabled = false)")
+    try:
+        yield
+    finally:
+        with pool.connection() as conn:
+            conn.execute("ALTER TABLE seats RESET (autovacuum_enabled)")
 
 
 def report(figures: Figures) -> dict[str, float]:
     """Print the hold figures; return the ones later parts compare against."""
     print(f"\n== holds: SeatStore vs pgbench on the same statements (medians of {ROUNDS} rounds,")
-    print(f"   {SECONDS:g} s each, interleaved; -M prepared; every hold succeeds)")
+    print(f"   {SECONDS:g} s each, interleaved; -M prepared; every hold succeeds; each run on")
+    print("   a table just vacuumed, autovacuum off for it meanwhile)")
     print(f"{'path':<52} {'seats':>7} {'c':>2} {'holds/s':>9} {'DB ms/hold':>10}")
     for kind, label in KINDS.items():
         for size in SIZES:

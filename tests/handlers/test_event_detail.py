@@ -67,7 +67,7 @@ def create(seats: list[dict[str, Any]]) -> dict[str, Any]:
         "create_event", api_event("create_event", body={**body, "seats": seats}, headers=ADMIN)
     )
     assert status == 201, created
-    return created  # type: ignore[no-any-return]
+    return created
 
 
 @settings(

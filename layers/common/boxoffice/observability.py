@@ -10,8 +10,20 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic_core import to_json
 
-logger = Logger(service="boxoffice")
+
+def _as_text(message: object) -> str:
+    """Every message here is plain text, its data in `extra`: none is JSON to decode, which
+    Powertools would otherwise try (raising and catching) on every line."""
+    return str(message)
+
+
+def _line(record: dict[str, Any]) -> str:
+    return to_json(record, fallback=str).decode()
+
+
+logger = Logger(service="boxoffice", json_deserializer=_as_text, json_serializer=_line)
 # X-Ray patches what the functions call out to and no more: AWS APIs (botocore) and Stripe
 # (requests). Not every library the SDK knows (patch_all imports and wraps each one found,
 # psycopg's connections included, a wrapper no local run or test exercises).
