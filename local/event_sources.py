@@ -302,7 +302,7 @@ def main(argv: list[str]) -> int:
                 sources.recycle()
     if sources is not None:
         sources.close()
-    sys.stdout.flush()
+    log.write(sys.stdout)
     # Not an interpreter shutdown: the sources' daemon threads may still be writing a line.
     os._exit(0)
 

@@ -14,6 +14,7 @@ socket (or disappears).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
@@ -21,6 +22,8 @@ import time
 import traceback
 from importlib import import_module
 from typing import Any, BinaryIO
+
+from local import log
 
 
 class LambdaContext:
@@ -56,6 +59,16 @@ def serve(fd: int, module: str, attribute: str) -> int:
     reader = channel.makefile("rb")
     writer = channel.makefile("wb")
     try:
+        return _serve(reader, writer, module, attribute)
+    finally:
+        # A parent gone mid-answer leaves the answer unsent: drop it here, not as an
+        # "Exception ignored" when the interpreter collects the writer.
+        with contextlib.suppress(OSError):
+            writer.close()
+
+
+def _serve(reader: BinaryIO, writer: BinaryIO, module: str, attribute: str) -> int:
+    try:
         handler = getattr(import_module(module), attribute)
     except Exception as error:  # Lambda's Runtime.ImportModuleError / HandlerNotFound
         traceback.print_exc()
@@ -78,8 +91,8 @@ def serve(fd: int, module: str, attribute: str) -> int:
                 payload = json.dumps(
                     {"ok": False, "errorType": "Runtime.MarshalError", "errorMessage": str(error)}
                 )
-        sys.stdout.flush()
-        sys.stderr.flush()
+        log.write(sys.stdout)
+        log.write(sys.stderr)
         writer.write(payload.encode() + b"\n")
         writer.flush()
     return 0
