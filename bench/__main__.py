@@ -3,7 +3,7 @@
 1. holds: `SeatStore.hold` against pgbench running the same statements (c=1 and c=8,
    prepared), on a 100-seat and a 100,000-seat event, with Postgres CPU per hold;
 2. the create-checkout handler in process (moto in process) against `SeatStore.hold`,
-   and the seat map's cost;
+   and the cost of the seat map, the event detail and a best-available block;
 3. the local stack over HTTP against the handler in process, a storm of fans on one seat;
 4. admission pacing through the local stack (bench/admission.py);
 5. each function's cold import time, layer with and without bytecode (bench/imports.py).

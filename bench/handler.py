@@ -1,4 +1,4 @@
-"""The create-checkout handler in process (moto in process), and the seat map's cost.
+"""The create-checkout handler in process (moto in process), and the cost of the big reads.
 
 The handler runs as Lambda runs it (an API Gateway event in, a proxy response out) against
 the real Postgres; DynamoDB and SQS are moto's in-process mock. The time and CPU spent in
@@ -263,6 +263,7 @@ def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> flo
     `store_ms`: `SeatStore.hold` as the handler calls it (a fan's, with the client's
     lock), one connection, in ms per hold."""
     from boxoffice.stores.events import EventStore
+    from functions.best_available.app import lambda_handler as best_available
     from functions.create_checkout.app import lambda_handler as create_checkout
     from functions.get_event.app import lambda_handler as get_event
     from functions.list_seats.app import lambda_handler as list_seats
@@ -322,21 +323,24 @@ def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> flo
         print("  PutItem and a SendMessage, so Postgres and this process idle as in the")
         print("  handler, one for one with the handler's holds. After 20 untimed holds per event.")
 
-        print("\n== the seat map (GET /events/{id}/seats) and the event detail, in process")
+        print("\n== the seat map, the event detail and a best-available block, in process")
         event_id = make_event(events, 20_000)
         with pool.connection() as conn:
             conn.execute("VACUUM ANALYZE seats")
-        for name, handler, resource, path in (
-            ("seats", list_seats, "/events/{event_id}/seats", f"/events/{event_id}/seats"),
-            ("detail", get_event, "/events/{event_id}", f"/events/{event_id}"),
+        best = "/events/{event_id}/best-available"
+        for name, handler, method, resource, body in (
+            ("seats", list_seats, "GET", "/events/{event_id}/seats", None),
+            ("detail", get_event, "GET", "/events/{event_id}", None),
+            ("best-available", best_available, "POST", best, {"count": 6}),
         ):
+            path = resource.replace("{event_id}", str(event_id))
             times, cpus, size = [], [], 0
             db0 = tree_cpu(postmaster)
             for _ in range(MAP_CALLS):
                 began, began_cpu = time.perf_counter(), time.thread_time()
                 with contextlib.redirect_stdout(sink):
                     answer = handler(
-                        api_event("GET", resource, path, {"event_id": str(event_id)}, None),
+                        api_event(method, resource, path, {"event_id": str(event_id)}, body),
                         context(),
                     )
                 times.append(time.perf_counter() - began)
@@ -345,7 +349,7 @@ def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> flo
                 assert answer["statusCode"] == 200
             db = (tree_cpu(postmaster) - db0) / MAP_CALLS
             print(
-                f"  {name:<6} of 20,000 seats: {1000 * median(times):6.1f} ms wall,"
+                f"  {name:<14} of 20,000 seats: {1000 * median(times):6.1f} ms wall,"
                 f" {1000 * median(cpus):6.1f} ms Python CPU, {1000 * db:5.1f} ms DB CPU,"
                 f" {size / 1e6:.2f} MB  ({1 / median(times):.0f}/s one at a time)"
             )
