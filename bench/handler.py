@@ -183,7 +183,7 @@ def observed_as_deployed() -> Iterator[TextIO]:
     from boxoffice.observability import logger
 
     handler = cast(logging.StreamHandler[TextIO], logger.registered_handler)
-    level = logger.log_level
+    level, metrics_off = logger.log_level, os.environ.get("POWERTOOLS_METRICS_DISABLED")
     with open(os.devnull, "w") as devnull:
         stream = handler.setStream(devnull)
         logger.setLevel(logging.INFO)
@@ -191,7 +191,9 @@ def observed_as_deployed() -> Iterator[TextIO]:
         try:
             yield devnull
         finally:
-            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+            os.environ.pop("POWERTOOLS_METRICS_DISABLED")
+            if metrics_off is not None:
+                os.environ["POWERTOOLS_METRICS_DISABLED"] = metrics_off
             logger.setLevel(level)
             if stream is not None:
                 handler.setStream(stream)
