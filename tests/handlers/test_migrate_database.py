@@ -138,6 +138,15 @@ def test_the_app_role_may_do_what_the_app_does_and_no_more(deps, make_event, dat
             conn.execute("UPDATE events SET name = name WHERE id = %s", (event_id,))
             sequence = f"event_line_{event_id.hex}"
             conn.execute("SELECT nextval(%s)", (sequence,))
+            # Makes an event's rows and searches them for the best block.
+            assert conn.execute("SELECT has_table_privilege('seat_rows', 'INSERT')").fetchone() == (
+                True,
+            )
+            block = conn.execute(
+                "SELECT seat_ids FROM best_block(%s, now(), 2, NULL, NULL)", (event_id,)
+            ).fetchone()
+            assert block is not None
+            assert len(block[0]) == 2
             conn.execute("CREATE SEQUENCE event_line_role_test")
             conn.execute("DROP SEQUENCE event_line_role_test")
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

@@ -97,51 +97,11 @@ class EventSettings:
     max_held_per_client: int
 
 
-# The best block of %(count)s free seats in one row, in one statement: the free seats of each
-# row fall into islands of consecutive numbers (number - row_number() is constant along
-# one); a block starts at a seat whose next count-1 seats in its island are all eligible
-# (in the section and within the price), and may not leave a single free seat at either end
-# of its island. Best = the event's section order, then the front row, then the centre.
-_BEST_BLOCK = f"""
-WITH row_seats AS (
-    SELECT s.section, s.row_label, s.seat_id, s.number, s.price_cents,
-           ({_LIVE_STATUS}) = 'available' AS free,
-           (min(s.number) OVER whole_row + max(s.number) OVER whole_row) / 2.0 AS centre
-    FROM seats s
-    WHERE s.event_id = %(event_id)s
-      AND (%(section)s::text IS NULL OR s.section = %(section)s::text)
-    WINDOW whole_row AS (PARTITION BY s.section, s.row_label)
-), free AS (
-    SELECT *, number - row_number() OVER (PARTITION BY section, row_label ORDER BY number)
-              AS island
-    FROM row_seats WHERE free
-), starts AS (
-    SELECT *,
-           min(number) OVER island_all AS island_start,
-           max(number) OVER island_all AS island_end,
-           count(*) FILTER (
-               WHERE %(max_price)s::integer IS NULL OR price_cents <= %(max_price)s::integer
-           ) OVER (island_ahead ROWS BETWEEN CURRENT ROW AND %(ahead)s FOLLOWING) AS eligible
-    FROM free
-    WINDOW island_all AS (PARTITION BY section, row_label, island),
-           island_ahead AS (PARTITION BY section, row_label, island ORDER BY number)
-), best AS (
-    SELECT st.section, st.row_label, st.number
-    FROM starts st JOIN events e ON e.id = %(event_id)s
-    WHERE st.eligible = %(count)s
-      AND st.number - st.island_start <> 1
-      AND st.island_end - (st.number + %(ahead)s) <> 1
-    ORDER BY array_position(e.section_order, st.section) NULLS LAST, st.section,
-             length(st.row_label), st.row_label,
-             abs(st.number + %(ahead)s / 2.0 - st.centre), st.number
-    LIMIT 1
-)
-SELECT b.section, b.row_label AS row, array_agg(f.seat_id ORDER BY f.number) AS seat_ids,
-       sum(f.price_cents)::integer AS total_cents
-FROM best b JOIN free f
-  ON f.section = b.section AND f.row_label = b.row_label
- AND f.number BETWEEN b.number AND b.number + %(ahead)s
-GROUP BY b.section, b.row_label
+# The best block of %(count)s free seats in one row: best_block() (migration 009) reads the
+# event's rows best first and stops at the first with a block.
+_BEST_BLOCK = """
+SELECT section, row_label AS row, seat_ids, total_cents
+FROM best_block(%(event_id)s, %(now)s, %(count)s, %(section)s, %(max_price)s)
 """
 
 
@@ -212,6 +172,12 @@ class EventStore:
                             seat.price_cents,
                         )
                     )
+            cur.execute(
+                "INSERT INTO seat_rows (event_id, section, row_label, seat_ids)"
+                " SELECT event_id, section, row_label, array_agg(seat_id ORDER BY number, seat_id)"
+                " FROM seats WHERE event_id = %s GROUP BY event_id, section, row_label",
+                (event_id,),
+            )
 
     def settings(self, event_id: UUID) -> EventSettings | None:
         """The event's settings by key (the hold path: never the seat counts).
@@ -295,7 +261,6 @@ class EventStore:
                     "event_id": event_id,
                     "now": now,
                     "count": count,
-                    "ahead": count - 1,
                     "section": section,
                     "max_price": max_price_cents,
                 },
