@@ -8,7 +8,7 @@ from pydantic_core import to_json
 
 from boxoffice.errors import EventNotFound, InvalidRequest
 from boxoffice.ids import parse_uuid
-from boxoffice.models.events import Event, EventSpec, SeatView
+from boxoffice.models.events import Event, EventSpec
 from boxoffice.observability import logger
 from boxoffice.runtime import Dependencies
 from boxoffice.stores.events import EventSettings
@@ -59,13 +59,9 @@ def event_detail_json(deps: Dependencies, event_id: str) -> str:
     return f'{head.removesuffix("}")},"sections":{venue.sections_json}}}'
 
 
-def list_seats(deps: Dependencies, event_id: str) -> list[SeatView]:
-    event = event_settings_or_404(deps, event_id)
-    return deps.events.seats(event.id, deps.clock.now())
-
-
 def seat_map_json(deps: Dependencies, event_id: str) -> str:
-    """`list_seats` as JSON text built by Postgres: the polled seat map, no work per seat."""
+    """Every seat with its status now, as JSON text built by Postgres: the polled seat map,
+    no work per seat."""
     event = event_settings_or_404(deps, event_id)
     return deps.events.seats_json(event.id, deps.clock.now())
 

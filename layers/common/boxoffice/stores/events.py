@@ -14,11 +14,10 @@ from uuid import UUID
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from pydantic import TypeAdapter
 
 from boxoffice.models.admission import Line
 from boxoffice.models.best_available import SeatBlock
-from boxoffice.models.events import Event, EventSpec, SeatView, VenueLayout
+from boxoffice.models.events import Event, EventSpec, VenueLayout
 from boxoffice.stores.database import ConnectionSource
 
 # A hold past its time reads as available, whether or not anything has released it yet.
@@ -79,8 +78,6 @@ SELECT e.layout, (
 )
 FROM events e WHERE e.id = %s
 """
-
-_SEAT_LIST: TypeAdapter[list[SeatView]] = TypeAdapter(list[SeatView])
 
 
 @dataclass(frozen=True)
@@ -221,10 +218,6 @@ class EventStore:
         layout = VenueLayout.model_validate(row[0]) if row[0] is not None else None
         return Venue(layout=layout, sections_json=str(row[1]))
 
-    def seats(self, event_id: UUID, now: datetime) -> list[SeatView]:
-        """Every seat with its status now, in map order (section, row, number)."""
-        return _SEAT_LIST.validate_json(self.seats_json(event_id, now))
-
     def seat_map_version(self, event_id: UUID, now: datetime) -> str:
         """A fingerprint of everything in the seat map that can change: which seats are
         taken and whether each is booked, held live or held past its time. It reads only
@@ -240,7 +233,8 @@ class EventStore:
         return f"{count}-{int(digest) & 0xFFFFFFFFFFFFFFFF:x}"
 
     def seats_json(self, event_id: UUID, now: datetime) -> str:
-        """`seats` as the JSON text of its list, straight from Postgres."""
+        """Every seat with its status now, in map order (section, row, number), as the JSON
+        text of its list, straight from Postgres."""
         with self._connection() as conn:
             row = conn.execute(_SEATS_JSON, {"id": event_id, "now": now}).fetchone()
         return str(row[0]) if row else "[]"
