@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import time
 from uuid import UUID
 
@@ -121,3 +122,27 @@ def test_a_huge_list_of_seats_is_refused_before_anything_else(deps, make_event, 
     print(f"{count} seat ids refused in {took * 1000:.1f} ms")
     assert (status, body["error"]) == (400, "invalid_request")
     assert "at most 100 seats" in body["message"]
+
+
+def test_a_checkout_is_counted_in_the_invocations_emf_record_with_its_ids(deps, make_event, capsys):
+    event_id = make_event()
+    event = api_event("create_checkout", event_id=str(event_id), body={"seat_ids": ["A-1-1"]})
+    capsys.readouterr()
+    status, body = invoke("create_checkout", event)
+    assert status == 201
+    (record,) = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith('{"_aws"')
+    ]
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    assert directive["Metrics"] == [{"Name": "CheckoutsCreated", "Unit": "Count"}]
+    assert record["CheckoutsCreated"] == [1.0]
+    # the ids are the record's metadata, not dimensions: searchable, never a metric each
+    assert ["checkout_id"] not in directive["Dimensions"]
+    assert (record["checkout_id"], record["event_id"], record["seq"]) == (
+        body["checkout_id"],
+        str(event_id),
+        1,
+    )
+    assert record["correlation_id"] == event["requestContext"]["requestId"]

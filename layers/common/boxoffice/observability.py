@@ -33,7 +33,21 @@ metrics = Metrics(namespace="BoxOffice", service="boxoffice")
 # An invocation that refuses a request records no metric; that is not worth a warning.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
-__all__ = ["MetricUnit", "entrypoint", "logger", "metrics", "tracer"]
+__all__ = ["MetricUnit", "count_once", "entrypoint", "logger", "metrics", "tracer"]
+
+
+def count_once(metric: str, **context: str | int) -> None:
+    """Count a business event that happens once per invocation (a checkout created, say),
+    its identifiers as metadata of the invocation's EMF record: one JSON line, searchable
+    in Logs Insights with the request's correlation id, instead of a log line of its own
+    beside the EMF line every invocation writes anyway (the hot path's costliest line)."""
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    for key, value in context.items():
+        metrics.add_metadata(key, value)
+    correlation_id = logger.get_correlation_id()
+    if correlation_id:
+        metrics.add_metadata("correlation_id", correlation_id)
+
 
 Result = TypeVar("Result")
 Handler = Callable[[dict[str, Any], LambdaContext], Result]

@@ -38,7 +38,7 @@ from boxoffice.models.checkouts import (
     hold_end_ms,
     retain_until,
 )
-from boxoffice.observability import MetricUnit, logger, metrics
+from boxoffice.observability import count_once, logger
 from boxoffice.services.events import event_settings_or_404
 from boxoffice.services.payment_sessions import expire_payment_session, open_payment_session
 from boxoffice.stores.orders import Payment as OrderPayment
@@ -163,10 +163,8 @@ def create_checkout(
         with contextlib.suppress(Exception):
             deps.sessions.delete(checkout_id)
         raise
-    metrics.add_metric(name="CheckoutsCreated", unit=MetricUnit.Count, value=1)
-    logger.info(
-        "checkout created",
-        extra={"checkout_id": str(checkout_id), "event_id": str(event.id), "seq": hold.seq},
+    count_once(
+        "CheckoutsCreated", checkout_id=str(checkout_id), event_id=str(event.id), seq=hold.seq
     )
     return CheckoutCreated(**_view_fields(session, now, hold.line), token=token)
 
@@ -238,8 +236,7 @@ def _cancel(deps: Dependencies, session: Session) -> Session:
         raise CheckoutCompleted()
     now = deps.clock.now()
     if deps.sessions.transition(session.checkout_id, "cancelled", LIVE_STATUSES, live_at=now):
-        logger.info("checkout cancelled", extra={"checkout_id": str(session.checkout_id)})
-        metrics.add_metric(name="CheckoutsCancelled", unit=MetricUnit.Count, value=1)
+        count_once("CheckoutsCancelled", checkout_id=str(session.checkout_id))
     session = _reload(deps, session.checkout_id)
     if session.status == "completed":
         raise CheckoutCompleted()
@@ -319,8 +316,7 @@ def mark_completed(
         },
     )
     if done:
-        logger.info("checkout completed", extra={"checkout_id": str(checkout_id)})
-        metrics.add_metric(name="CheckoutsCompleted", unit=MetricUnit.Count, value=1)
+        count_once("CheckoutsCompleted", checkout_id=str(checkout_id))
     return done
 
 
