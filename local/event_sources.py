@@ -49,6 +49,8 @@ from local.workers import Deployment
 READY_SECONDS = 30.0
 # How long it waits for the process to stop its sources and workers before killing it.
 STOP_SECONDS = 10.0
+# The longest pause between two attempts to start a process that keeps dying.
+MAX_RESTART_PAUSE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,8 @@ class EventSources:
 
 class SourcesProcess:
     """The stack's side of `python -m local.event_sources`: it starts the process, waits
-    for it to be ready, passes on what it must follow, and stops it."""
+    for it to be ready, passes on what it must follow, starts it again if it dies
+    (`SourcesSupervisor`), and stops it."""
 
     def __init__(
         self,
@@ -187,6 +190,21 @@ class SourcesProcess:
         *,
         mapped: bool = True,
     ) -> None:
+        self._spec = {
+            "env": deployment.config.as_env(),
+            "database_url": deployment.database_url,
+            "stripe_api_base": deployment.stripe_api_base,
+            "aws": asdict(deployment.aws),
+            "parameters": dict(parameters),
+            "mapped": mapped,
+        }
+        self._tag = tag
+        self._streams: dict[str, str | None] = {}  # followed since the start (moto restarts)
+        self._lock = threading.RLock()
+        self._closed = False
+        self._launch()
+
+    def _launch(self) -> None:
         ready, ready_child = os.pipe()
         try:
             self.process = subprocess.Popen(
@@ -197,7 +215,7 @@ class SourcesProcess:
                     "--ready-fd",
                     str(ready_child),
                     "--stack-tag",  # marks the process as the stack's, as its workers are
-                    tag,
+                    self._tag,
                 ],
                 pass_fds=(ready_child,),
                 cwd=template.ROOT,
@@ -208,17 +226,9 @@ class SourcesProcess:
         finally:
             os.close(ready_child)
         self._ready = os.fdopen(ready, "r")
-        self._lock = threading.Lock()
-        self._send(
-            {
-                "env": deployment.config.as_env(),
-                "database_url": deployment.database_url,
-                "stripe_api_base": deployment.stripe_api_base,
-                "aws": asdict(deployment.aws),
-                "parameters": dict(parameters),
-                "mapped": mapped,
-            }
-        )
+        self._send(self._spec)
+        if self._streams:
+            self._send({"follow": dict(self._streams)})
 
     def _send(self, message: dict[str, Any]) -> None:
         assert self.process.stdin is not None
@@ -226,7 +236,7 @@ class SourcesProcess:
             try:
                 self.process.stdin.write(json.dumps(message) + "\n")
                 self.process.stdin.flush()
-            except (BrokenPipeError, ValueError):  # it exited (its status is said on stop)
+            except (BrokenPipeError, ValueError):  # it exited (its supervisor starts another)
                 return
 
     def wait_ready(self, timeout: float = READY_SECONDS) -> str | None:
@@ -243,19 +253,42 @@ class SourcesProcess:
             return f"the event sources exited (status {code})"
         return f"the event sources were not ready within {timeout:.0f} s"
 
+    def exited(self) -> int | None:
+        """The status of a process that ended before the stack stopped it, else None."""
+        with self._lock:
+            return None if self._closed else self.process.poll()
+
+    def relaunch(self) -> str | None:
+        """Start the process again (it died): None once it is ready, else what went wrong."""
+        with self._lock:
+            if self._closed:
+                return None
+            self.process.wait()
+            with contextlib.suppress(OSError):
+                self._ready.close()
+            if self.process.stdin is not None:
+                with contextlib.suppress(OSError):
+                    self.process.stdin.close()
+            self._launch()
+        return self.wait_ready()
+
     def follow(self, stream_arns: Mapping[str, str | None]) -> None:
-        self._send({"follow": dict(stream_arns)})
+        with self._lock:
+            self._streams.update(stream_arns)
+            self._send({"follow": dict(stream_arns)})
 
     def recycle(self) -> None:
         self._send({"recycle": True})
 
     def close(self) -> None:
         """Stop the process: at EOF it stops its sources and workers, then exits."""
-        gone = self.process.poll()
-        for pipe in (self._ready, self.process.stdin):
-            with self._lock, contextlib.suppress(BrokenPipeError):
-                if pipe is not None:
-                    pipe.close()
+        with self._lock:
+            self._closed = True
+            gone = self.process.poll()
+            for pipe in (self._ready, self.process.stdin):
+                with contextlib.suppress(BrokenPipeError):
+                    if pipe is not None:
+                        pipe.close()
         if gone:  # it was killed, or failed, before the stack stopped it
             raise RuntimeError(f"the process had exited (status {gone})")
         try:
@@ -264,6 +297,47 @@ class SourcesProcess:
             self.process.kill()
             self.process.wait()
             raise RuntimeError(f"not stopped after {STOP_SECONDS:.0f} s: killed") from None
+
+
+class SourcesSupervisor(EventSource):
+    """Start the event sources' process again when it dies, as the Lambda service's pollers
+    are always there.
+
+    What the dead process had received from a queue and not yet deleted comes back once
+    the queue's visibility timeout has passed, as in AWS when a poller fails: a FIFO
+    queue's group (an event's line) waits until then, nothing is lost. Records written to
+    a stream meanwhile are not read (the new pollers start at its end); the sweeper's
+    schedule gives back the holds they would have.
+    """
+
+    name = "event sources supervisor"
+
+    def __init__(self, sources: SourcesProcess, stop: threading.Event, period: float = 0.5) -> None:
+        super().__init__(stop)
+        self.sources = sources
+        self.period = period
+        self.restarts = 0
+
+    def start(self) -> None:
+        self._spawn(self._run, "sources-supervisor")
+
+    def _run(self) -> None:
+        pause = 1.0
+        while not self.stop.wait(self.period):
+            code = self.sources.exited()
+            if code is None:
+                continue
+            log.say(f"the event sources stopped (exit {code}): starting them again")
+            began = time.monotonic()
+            problem = self.sources.relaunch()
+            if problem is None:
+                self.restarts += 1
+                log.say(f"event sources restarted in {time.monotonic() - began:.1f} s")
+                pause = 1.0
+                continue
+            log.say(f"the event sources did not start again ({problem}); retrying")
+            self.stop.wait(pause)  # a process that dies at once is not restarted in a loop
+            pause = min(2 * pause, MAX_RESTART_PAUSE_SECONDS)
 
 
 def _deployment(spec: dict[str, Any]) -> Deployment:

@@ -33,7 +33,7 @@ from local.config import (
     DEFAULT_SERVICES_STRIPE_PORT,
     Config,
 )
-from local.event_sources import SourcesProcess
+from local.event_sources import SourcesProcess, SourcesSupervisor
 from local.gateway import Gateway, GatewayServer
 from local.lambdas import LambdaRuntime
 from local.postgres import PostgresCluster
@@ -119,6 +119,9 @@ class Stack:
         problem = sources.wait_ready()  # the stream pollers read from now on
         if problem:
             raise StackError(problem)
+        sources_supervisor = SourcesSupervisor(sources, self._stop)
+        sources_supervisor.start()
+        self._on_stop("event sources supervisor", lambda: sources_supervisor.join(5))
         self._seed(deployment)
         if self.config.reload:
             watcher = CodeWatcher(self._recycle, self._stop)

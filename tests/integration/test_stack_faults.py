@@ -320,18 +320,22 @@ def test_postgres_stopped_mid_load_then_started_again(fault_stack: FaultStack):
     )
 
 
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
+def _children(parent: int, tag: str) -> list[int]:
+    """The processes started by `parent` whose command line mentions `tag`."""
+    return [pid for pid in processes_tagged(tag) if _parent(pid) == parent]
+
+
 def _moto_pids(stack: StackProcess) -> list[int]:
     """The stack's own moto processes (children running local.moto_server)."""
     assert stack.process is not None
-    found = []
-    for pid in processes_tagged("local.moto_server"):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(stat[1]) == stack.process.pid:
-            found.append(pid)
-    return found
+    return _children(stack.process.pid, "local.moto_server")
 
 
 def test_moto_killed_mid_load_is_restarted_and_the_stack_recovers(fault_stack: FaultStack):
@@ -387,4 +391,36 @@ def test_moto_killed_mid_load_is_restarted_and_the_stack_recovers(fault_stack: F
         f" {lost} checkouts lost with moto ({released_line.strip()!r});"
         f" the {len(survivors.created)} kept all admitted once each in order ({took:.1f} s);"
         f" invariants hold: {counts}"
+    )
+
+
+def test_event_sources_killed_are_started_again_and_the_line_moves(fault_stack: FaultStack):
+    faults = fault_stack
+    assert faults.stack.process is not None
+    event_id, seats = faults.create_event(200)
+    [sources] = _children(faults.stack.process.pid, "local.event_sources")
+    warm = Load(faults.base, event_id, seats[:10]).start()  # the pollers' workers started
+    warm.stop()
+    _await(lambda: _all_admitted(faults, warm), 30, "the first fans admitted")
+    workers = _children(sources, "lambda_worker")
+    assert workers, "the event sources had no workers to leave behind"
+    mark = len(faults.stack.lines)
+    killed_at = time.monotonic()
+    os.kill(sources, signal.SIGKILL)
+    faults.stack.wait_for("event sources restarted", 30, mark)
+    back = time.monotonic() - killed_at
+    [again] = _children(faults.stack.process.pid, "local.event_sources")
+    assert again != sources
+    # the dead process's workers went with it (their parent's pipe closed)
+    _await(lambda: not set(workers) & set(processes_tagged("lambda_worker")), 15, "gone")
+    load = Load(faults.base, event_id, seats[10:70]).start()
+    time.sleep(1.5)
+    load.stop()
+    assert load.statuses()[201] == len(load.created) > 0, load.statuses()
+    took = _await(lambda: _all_admitted(faults, load), 45, "all admitted")
+    _assert_admitted_in_order_once_each(load, _admissions(faults, load))
+    counts = faults.check_invariants(event_id)
+    print(
+        f"\nevent sources killed, running again in {back:.1f} s; {len(load.created)} fans"
+        f" after it all admitted once each in order ({took:.1f} s); invariants hold: {counts}"
     )
