@@ -316,7 +316,6 @@ class SourcesSupervisor(EventSource):
         super().__init__(stop)
         self.sources = sources
         self.period = period
-        self.restarts = 0
 
     def start(self) -> None:
         self._spawn(self._run, "sources-supervisor")
@@ -331,7 +330,6 @@ class SourcesSupervisor(EventSource):
             began = time.monotonic()
             problem = self.sources.relaunch()
             if problem is None:
-                self.restarts += 1
                 log.say(f"event sources restarted in {time.monotonic() - began:.1f} s")
                 pause = 1.0
                 continue
