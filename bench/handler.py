@@ -199,26 +199,32 @@ def observed_as_deployed() -> Iterator[TextIO]:
                 handler.setStream(stream)
 
 
-def hold_between_aws_calls(
+def anchor_hold(
     deps: runtime.Dependencies,
     hold: Callable[..., Any],
     event_id: UUID,
-    n: int,
+    seat: int,
     queue_url: str,
+    pause: float = 0.0,
 ) -> float:
-    """Wall time of one `SeatStore.hold` (a fan's), followed, untimed, by the two AWS calls
-    the handler makes (a PutItem, a SendMessage): the hold in the conditions it meets
-    inside the handler, where Postgres and this process sit idle in between."""
+    """Wall time of one `SeatStore.hold` (a fan's, of seat S-`seat`), after `pause` seconds
+    of sleep, followed, untimed, by the two AWS calls the handler makes (a PutItem, a
+    SendMessage): the hold in the conditions it meets inside the handler, where Postgres
+    and this process sit idle in between. With a pause as long as the handler's AWS calls,
+    the hold meets that idle time without moto's work before it: what the pause alone
+    costs the next hold on this machine."""
     dynamodb, sqs = deps.sessions._client(), deps.queue._client()
+    if pause:
+        time.sleep(pause)
     now = datetime.now(UTC)
     began = time.perf_counter()
     hold(
         event_id,
-        [f"S-{HOLDS + n}"],
+        [f"S-{seat}"],
         uuid4(),
         now + timedelta(minutes=10),
         now,
-        client=f"10.2.{n // 256}.{n % 256}",
+        client=f"10.2.{seat // 256 % 256}.{seat % 256}",
         max_held=20,  # as the capped anchor holds (bench/holds.py)
     )
     took = time.perf_counter() - began
@@ -229,7 +235,7 @@ def hold_between_aws_calls(
         QueueUrl=queue_url,
         MessageBody="{}",
         MessageGroupId=str(event_id),
-        MessageDeduplicationId=f"anchor-{n}",
+        MessageDeduplicationId=f"anchor-{seat}",
     )
     return took
 
@@ -290,23 +296,31 @@ def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> flo
             for n in range(WARM_UP):  # the container warm, as on-sale traffic finds it
                 hold(2 * HOLDS + n, f"10.4.0.{n}")
             timer.wall = timer.cpu = holds.wall = 0.0
-            wall = cpu = between = 0.0
+            wall = cpu = between = paused = 0.0
             with measured(postmaster) as figures:
                 for n in range(HOLDS):
                     queue = queues.url(n, f"handler-{size}")
                     # every hold is another fan's, each within its per-client cap
+                    aws_began = timer.wall
                     took, took_cpu = hold(n, f"10.1.{n // 256}.{n % 256}")
+                    its_aws = timer.wall - aws_began
                     wall += took
                     cpu += took_cpu
                     # the anchor's hold, interleaved so that both meet the same machine
                     aws_before = timer.wall, timer.cpu
-                    between += hold_between_aws_calls(deps, holds._hold, event_id, n, queue)
+                    between += anchor_hold(deps, holds._hold, event_id, HOLDS + n, queue)
+                    # and one after a sleep as long as the handler's AWS calls took
+                    paused += anchor_hold(
+                        deps, holds._hold, event_id, 3 * HOLDS + WARM_UP + n, queue, its_aws
+                    )
                     timer.wall, timer.cpu = aws_before
-                figures.count = 2 * HOLDS  # the handler's holds and the anchor's
+                figures.count = 3 * HOLDS  # the handler's holds and the two anchors'
             own = 1000 * (wall - timer.wall) / HOLDS
             rates.append(HOLDS / wall)
             own_cpu = 1000 * (cpu - timer.cpu) / HOLDS
             between = 1000 * between / HOLDS
+            paused = 1000 * paused / HOLDS
+            in_handler = 1000 * holds.wall / HOLDS
             print(
                 f"{size:>7} {HOLDS / wall:>8.0f} {own:>7.2f} {own_cpu:>10.2f}"
                 f" {1000 * timer.wall / HOLDS:>7.2f} {figures.per(figures.db_cpu):>6.2f}"
@@ -316,6 +330,11 @@ def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> flo
                 f"{'':>7} SeatStore.hold between the same AWS calls {between:.2f} ms;"
                 f" own ms / that {own / between:.2f}"
             )
+            print(
+                f"{'':>7} SeatStore.hold after sleeping as long {paused:.2f} ms ="
+                f" {paused / store_ms:.2f} x back to back; the hold in the handler"
+                f" {in_handler / store_ms:.2f} x; own ms / that {own / paused:.2f}"
+            )
         print("  own ms: the handler's wall time per hold without its AWS calls; own CPU ms:")
         print("  its Python CPU without them; AWS ms: boto3 + moto per hold (put + send);")
         print("  DB ms: Postgres CPU per hold; SeatStore.hold ms: 1 / its rate on a connection")
@@ -323,7 +342,10 @@ def run(url: str, pool: ConnectionPool, postmaster: int, store_ms: float) -> flo
         print("  holds; hold ms: that same call inside the handler (part of own ms); the hold")
         print("  between the same AWS calls: SeatStore.hold alone, each followed (untimed) by a")
         print("  PutItem and a SendMessage, so Postgres and this process idle as in the")
-        print("  handler, one for one with the handler's holds. After 20 untimed holds per event.")
+        print("  handler, one for one with the handler's holds; the hold after sleeping as long:")
+        print("  the same, the hold after a sleep as long as the handler's AWS calls took, with")
+        print("  no moto work before it. The pause alone makes a hold dearer than back-to-back")
+        print("  ones: a ratio of 2 to those is under that floor. 20 untimed holds first.")
 
         print("\n== the seat map, the event detail and a best-available block, in process")
         event_id = make_event(events, 20_000)
