@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from local.lambdas.invocation import Invocation, function_arn
-from local.lambdas.worker import WorkerError, WorkerProcess
+from local.lambdas.worker import INIT_TIMEOUT_SECONDS, WorkerError, WorkerProcess
 from local.template import Function
 
 # How long a caller waits for a free instance before being throttled.
@@ -40,6 +40,7 @@ class FunctionPool:
         self._cond = threading.Condition()
         self._idle: list[WorkerProcess] = []
         self._busy: set[WorkerProcess] = set()
+        self._starting: set[WorkerProcess] = set()
         self._count = 0  # live and starting instances
         self._closed = False
         # Bumped when the code changes: instances of an older generation are not reused.
@@ -52,7 +53,7 @@ class FunctionPool:
 
     def pids(self) -> list[int]:
         with self._cond:
-            return [w.pid for w in [*self._idle, *self._busy] if w.pid]
+            return [w.pid for w in [*self._idle, *self._busy, *self._starting] if w.pid]
 
     def acquire(self, wait: float = DEFAULT_ACQUIRE_SECONDS) -> WorkerProcess:
         deadline = time.monotonic() + wait
@@ -71,22 +72,29 @@ class FunctionPool:
                 if remaining <= 0:
                     raise Throttled
                 self._cond.wait(remaining)
-        worker = WorkerProcess(self.function, self._env, self._tag)
-        worker.generation = self._generation
+            worker = WorkerProcess(self.function, self._env, self._tag)
+            worker.generation = self._generation
+            self._starting.add(worker)
         try:
             worker.start()
         except BaseException:
-            with self._cond:
-                self._count -= 1
-                self._cond.notify()
+            self._start_ended(worker)
             raise
         with self._cond:
             if not self._closed:
+                self._starting.discard(worker)
                 self._busy.add(worker)
                 return worker
-            self._count -= 1
-        worker.kill()
+        worker.kill()  # the pool closed while it started
+        self._start_ended(worker)
         raise WorkerError("Runtime.Shutdown", "the local stack is stopping")
+
+    def _start_ended(self, worker: WorkerProcess) -> None:
+        """A start that failed, or whose worker was killed: its slot is free again."""
+        with self._cond:
+            self._starting.discard(worker)
+            self._count -= 1
+            self._cond.notify_all()
 
     def release(self, worker: WorkerProcess, healthy: bool) -> None:
         with self._cond:
@@ -177,15 +185,17 @@ class FunctionPool:
                     worker.process.wait(timeout=2)
 
     def close(self) -> None:
+        """End every instance, those still starting too: none outlives the stack."""
         with self._cond:
             self._closed = True
             idle, self._idle = self._idle, []
             busy = list(self._busy)
+            starting = list(self._starting)
             self._count -= len(idle)
             self._cond.notify_all()
         for worker in idle:
             worker.stop()
-        for worker in busy:
+        for worker in [*busy, *starting]:
             # Its caller sees the worker die and gives up; it releases the slot itself.
             if worker.process and worker.process.poll() is None:
                 worker.process.kill()
@@ -200,6 +210,8 @@ class FunctionPool:
                 worker.process.wait()
         for worker in idle:
             worker.close_socket()
+        with self._cond:  # a start begun before its process existed ends killed, above
+            self._cond.wait_for(lambda: not self._starting, timeout=INIT_TIMEOUT_SECONDS)
 
 
 class LambdaRuntime:

@@ -9,6 +9,7 @@ import time
 
 from local.lambdas import FunctionPool, Invocation
 from local.template import Function
+from tests.local.stack import processes_tagged
 
 
 def _pool(capacity: int = 2, timeout: int = 3) -> FunctionPool:
@@ -117,3 +118,25 @@ def test_a_module_that_cannot_be_imported_is_an_init_error():
         assert pool.size == 0
     finally:
         pool.close()
+
+
+def test_closing_ends_an_instance_still_starting_before_it_returns():
+    tag = f"boxoffice-test-starting-{time.monotonic_ns()}"
+    function = Function("Slow", "tests/local/", "pool_slow_import.handler", 3, {})
+    pool = FunctionPool(function, {"PATH": "/usr/bin:/bin"}, 1, tag=tag)
+    outcome: list[Invocation] = []
+    caller = threading.Thread(target=lambda: outcome.append(pool.invoke({})))
+    caller.start()
+    deadline = time.monotonic() + 10
+    while not processes_tagged(tag):  # its process is up, importing for 5 s
+        assert time.monotonic() < deadline, "the instance never started"
+        time.sleep(0.02)
+    began = time.monotonic()
+    pool.close()
+    closed_in = time.monotonic() - began
+    assert processes_tagged(tag) == [], "an instance outlived the closed pool"
+    assert closed_in < 4, f"close waited {closed_in:.1f} s for the import instead of ending it"
+    caller.join(5)
+    assert len(outcome) == 1
+    assert not outcome[0].ok, "the caller was not told the pool closed"
+    assert pool.size == 0
