@@ -298,6 +298,7 @@ def test_a_refund_stripe_refuses_is_retried_until_it_is_done(
         ("cs_not_one_of_ours", "checkout_not_found"),
         (None, "missing_checkout_id"),
     ],
+    ids=["unknown-checkout-id", "not-a-checkout-id", "no-reference"],
 )
 def test_events_for_no_checkout_of_ours_are_acknowledged(deps, deliver, reference, reason):
     status, body = deliver(stripe_event("checkout.session.completed", reference))
