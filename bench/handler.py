@@ -23,7 +23,6 @@ from uuid import UUID, uuid4
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from moto import mock_aws
 from psycopg_pool import ConnectionPool
 
 from bench.holds import make_event
@@ -31,7 +30,7 @@ from bench.measure import measured, median, tree_cpu
 from boxoffice import runtime
 from boxoffice.settings import Settings
 from boxoffice.stores.database import LazyConnection
-from local.aws import create_resources
+from local.aws import create_resources, in_process_moto
 
 HOLDS = int(os.environ.get("BENCH_HANDLER_HOLDS", "300"))
 MAP_CALLS = int(os.environ.get("BENCH_MAP_CALLS", "10"))
@@ -154,7 +153,7 @@ def in_process(url: str) -> Iterator[tuple[runtime.Dependencies, AwsTimer]]:
         POWERTOOLS_LOG_LEVEL="WARNING",
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws():
+    with in_process_moto():
         made = create_resources(None)
         settings = Settings(
             database_url=url,

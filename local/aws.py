@@ -1,4 +1,5 @@
-"""moto in server mode, with the DynamoDB tables and SQS queues of template.yaml.
+"""moto in server mode (or the tests' in-process mock), with the DynamoDB tables and SQS
+queues of template.yaml.
 
 Nothing here talks to real AWS: every client is pointed at the local moto endpoint with
 fake credentials.
@@ -11,6 +12,9 @@ import logging
 import re
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +70,33 @@ def client(service: str, endpoint: str | None) -> Any:
         config=BotoConfig(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5),
         **CREDENTIALS,
     )
+
+
+@contextmanager
+def in_process_moto() -> Iterator[None]:
+    """moto's in-process mock (`mock_aws`), its DynamoDB calls taken one at a time, as the
+    stack's moto process takes them (local/moto_server.py): the mock serves each call in
+    the caller's thread, so two threads' conditional writes to one item could both pass,
+    which DynamoDB never allows."""
+    from moto import mock_aws
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    served = BotocoreStubber.process_request
+    lock = threading.RLock()
+
+    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+        target = request.headers.get("X-Amz-Target") or b""
+        if not (target if isinstance(target, bytes) else target.encode()).startswith(b"DynamoDB"):
+            return served(self, request)
+        with lock:
+            return served(self, request)
+
+    BotocoreStubber.process_request = one_at_a_time  # type: ignore[method-assign]
+    try:
+        with mock_aws():
+            yield
+    finally:
+        BotocoreStubber.process_request = served  # type: ignore[method-assign]
 
 
 def quiet_logs() -> None:

@@ -9,7 +9,6 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from moto import mock_aws
 from psycopg_pool import ConnectionPool
 
 from boxoffice import runtime
@@ -17,7 +16,7 @@ from boxoffice.models.events import EventSpec
 from boxoffice.runtime import Dependencies
 from boxoffice.settings import Settings
 from boxoffice.stores.migrate import migrate
-from local.aws import create_resources
+from local.aws import create_resources, in_process_moto
 from local.postgres import throwaway_database
 from local.stripe_standin import StripeServer, StripeStandIn
 from tests.support import FakeClock, event_spec
@@ -76,8 +75,9 @@ class Aws:
 
 @pytest.fixture
 def aws() -> Iterator[Aws]:
-    """moto DynamoDB and SQS (in process), with the table and queues of template.yaml."""
-    with mock_aws():
+    """moto DynamoDB and SQS (in process, each DynamoDB call whole, as DynamoDB makes it),
+    with the table and queues of template.yaml."""
+    with in_process_moto():
         made = create_resources(None)
         yield Aws(
             table=made.tables["SessionsTable"].name,
