@@ -56,8 +56,11 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
 # The template tests transform template.yaml with the tools venv's samtranslator.
+# pytest-xdist: a worker per core (PYTEST_WORKERS=0 for one process), each test file on one
+# worker, so that a file's module-scoped stack starts once.
+PYTEST_WORKERS ?= auto
 unit: $(VENV)/.stamp $(SAM_VENV)/.stamp $(CHROMIUM) ## Run pytest only (PYTEST_ARGS to pass options)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # checkov: every check passes or is skipped in template.yaml with its reason (offline).
 sam-check: $(SAM_VENV)/.stamp $(VENV)/.stamp $(CHECKOV_VENV)/.stamp ## sam validate (+ --lint), cfn-lint, checkov and sam build

@@ -9,6 +9,8 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
 from boxoffice import runtime
@@ -36,10 +38,20 @@ TABLES = ("events", "seats", "orders")
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A migrated database: TEST_DATABASE_URL if set, else a cluster started for this run."""
+def database_url(worker_id: str) -> Iterator[str]:
+    """A migrated database: TEST_DATABASE_URL if set (a database of its server per
+    pytest-xdist worker, since each test empties the tables), else a cluster started for
+    this worker."""
     given = os.environ.get("TEST_DATABASE_URL")
     if given:
+        if worker_id != "master":
+            base = conninfo_to_dict(given).get("dbname") or "boxoffice_test"
+            name = f"{base}_{worker_id}"
+            with psycopg.connect(given, autocommit=True) as conn:
+                exists = "SELECT 1 FROM pg_database WHERE datname = %s"
+                if not conn.execute(exists, (name,)).fetchone():
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            given = make_conninfo(given, dbname=name)
         with psycopg.connect(given, autocommit=True) as conn:
             migrate(conn)
         yield given
