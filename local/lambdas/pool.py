@@ -210,7 +210,7 @@ class FunctionPool:
                 worker.process.wait()
         for worker in idle:
             worker.close_socket()
-        with self._cond:  # a start begun before its process existed ends killed, above
+        with self._cond:  # a start with no process yet to kill ends in acquire, killed there
             self._cond.wait_for(lambda: not self._starting, timeout=INIT_TIMEOUT_SECONDS)
 
 
