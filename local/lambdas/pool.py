@@ -190,12 +190,11 @@ class FunctionPool:
             self._closed = True
             idle, self._idle = self._idle, []
             busy = list(self._busy)
-            starting = list(self._starting)
             self._count -= len(idle)
             self._cond.notify_all()
         for worker in idle:
             worker.stop()
-        for worker in [*busy, *starting]:
+        for worker in busy:
             # Its caller sees the worker die and gives up; it releases the slot itself.
             if worker.process and worker.process.poll() is None:
                 worker.process.kill()
@@ -210,8 +209,18 @@ class FunctionPool:
                 worker.process.wait()
         for worker in idle:
             worker.close_socket()
-        with self._cond:  # a start with no process yet to kill ends in acquire, killed there
-            self._cond.wait_for(lambda: not self._starting, timeout=INIT_TIMEOUT_SECONDS)
+        self._end_starts()
+
+    def _end_starts(self) -> None:
+        """Kill each worker still starting as soon as its process exists (its `Popen` may
+        not have returned yet), and wait for the starts to end: each then frees its slot."""
+        deadline = time.monotonic() + INIT_TIMEOUT_SECONDS
+        with self._cond:
+            while self._starting and time.monotonic() < deadline:
+                for worker in self._starting:
+                    if worker.process is not None and worker.process.poll() is None:
+                        worker.process.kill()
+                self._cond.wait(0.02)
 
 
 class LambdaRuntime:
